@@ -1,0 +1,15 @@
+"""reprlign: representational alignment in the scikit-learn style.
+
+Measure how well machine representations match human similarity judgments and
+each other, learn transforms that make them more human-like, train better
+calibrated classifiers with odd-k-out set learning, and grow networks during
+training with GradMax.
+
+Submodules: :mod:`reprlign.triplets` (odd-one-out triplets),
+:mod:`reprlign.model_selection` (splitters for triplet data),
+:mod:`reprlign.datasets` (bundled human data and generators).
+"""
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["__version__"]

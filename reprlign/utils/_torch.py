@@ -1,0 +1,52 @@
+"""Torch plumbing shared by every torch estimator: device, seeding, conversion."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._backend import is_torch
+
+
+def get_device(device="cpu"):
+    """Resolve ``device`` to a :class:`torch.device`, with a clear error.
+
+    ``"cuda"`` when no CUDA device is visible raises ``ValueError`` rather than
+    failing later inside torch.
+    """
+    import torch
+
+    if isinstance(device, torch.device):
+        dev = device
+    elif isinstance(device, str):
+        try:
+            dev = torch.device(device)
+        except RuntimeError as exc:
+            raise ValueError(f"device={device!r} is not a valid torch device: {exc}") from exc
+    else:
+        raise TypeError(f"device must be a string or torch.device, got {type(device).__name__}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available")
+    return dev
+
+
+def seed_everything(random_state):
+    """Return a torch.Generator seeded from ``random_state`` (int, None or RandomState).
+
+    Using a local generator instead of the global torch seed keeps fits
+    reproducible without touching the caller's random state.
+    """
+    import torch
+    from sklearn.utils import check_random_state
+
+    rng = check_random_state(random_state)
+    seed = int(rng.randint(0, 2**31 - 1))
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    return gen
+
+
+def to_numpy(x):
+    """Detach a tensor to a numpy array; pass numpy through."""
+    if is_torch(x):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)

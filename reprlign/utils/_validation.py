@@ -1,0 +1,78 @@
+"""Argument checks that produce errors naming the argument and the problem."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._backend import is_torch
+
+
+def check_features(X, *, name="X", allow_torch=True, dtype=None, min_samples=1):
+    """Validate a 2-D table of finite numbers, numpy or torch.
+
+    Parameters
+    ----------
+    X : array-like or torch.Tensor of shape (n, d)
+        The features.
+    name : str
+        The argument's name, used in error messages.
+    allow_torch : bool
+        Return torch tensors unchanged (after the checks) instead of converting.
+    dtype : numpy dtype or None
+        Cast numpy input to this floating dtype; None keeps float32/float64 and
+        casts anything else to float64.
+    min_samples : int
+        The smallest number of rows accepted.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+    """
+    if is_torch(X):
+        if not allow_torch:
+            raise TypeError(f"{name} must be a numpy array, got a torch tensor")
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n, d), got shape {tuple(X.shape)}")
+        if not X.is_floating_point():
+            X = X.double()
+        if not bool(X.isfinite().all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        if X.shape[0] < min_samples:
+            raise ValueError(f"{name} needs at least {min_samples} rows, got {X.shape[0]}")
+        return X
+    if isinstance(X, str | bytes) or X is None:
+        raise TypeError(f"{name} must be a 2-D numeric array, got {type(X).__name__}")
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} could not be converted to an array: {exc}") from exc
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
+    ):
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n, d), got shape {arr.shape}")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    elif arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).any(axis=1).sum())
+        raise ValueError(f"{name} contains NaN or infinite values in {bad} row(s)")
+    if arr.shape[0] < min_samples:
+        raise ValueError(f"{name} needs at least {min_samples} rows, got {arr.shape[0]}")
+    return arr
+
+
+def check_positive(value, name, *, strict=True, integer=False):
+    """Check that ``value`` is a (strictly) positive real or integer scalar."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        what = "an integer" if integer else "a number"
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    if not np.isfinite(value) or (value <= 0 if strict else value < 0):
+        sign = "> 0" if strict else ">= 0"
+        raise ValueError(f"{name} must be {sign}, got {value!r}")
+    return value

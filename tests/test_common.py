@@ -1,0 +1,44 @@
+"""scikit-learn's common estimator checks over every public reprlign estimator.
+
+Estimators are found by :func:`reprlign.utils.all_estimators`, so a new public
+estimator is checked without editing this file. ``CHECK_PARAMS`` gives fast
+settings (few epochs) for the torch estimators; ``EXPECTED_FAILURES`` is the one
+list of checks we knowingly fail, each with its reason.
+"""
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from reprlign.utils import all_estimators
+
+# Estimator name -> parameters that keep the common checks fast.
+CHECK_PARAMS: dict[str, dict] = {}
+
+# Estimator name -> {check name: one-line reason}.
+EXPECTED_FAILURES: dict[str, dict[str, str]] = {}
+
+
+def _instances():
+    return [cls(**CHECK_PARAMS.get(name, {})) for name, cls in all_estimators()]
+
+
+def _expected_failed_checks(estimator):
+    return EXPECTED_FAILURES.get(type(estimator).__name__, {})
+
+
+def test_discovery_finds_only_estimators():
+    from sklearn.base import BaseEstimator
+
+    for name, cls in all_estimators():
+        assert issubclass(cls, BaseEstimator), name
+    # Every expected failure refers to an estimator that exists.
+    names = {name for name, _ in all_estimators()}
+    assert set(EXPECTED_FAILURES) <= names
+    assert set(CHECK_PARAMS) <= names
+
+
+if _instances():
+
+    @parametrize_with_checks(_instances(), expected_failed_checks=_expected_failed_checks)
+    def test_sklearn_compatible(estimator, check):
+        check(estimator)
