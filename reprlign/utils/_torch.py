@@ -50,3 +50,14 @@ def to_numpy(x):
     if is_torch(x):
         return x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def log_epoch(estimator, epoch, **values):
+    """Print one line of training progress: ``Name epoch 3: loss=0.1234, ...``.
+
+    Estimators call it when ``verbose`` is truthy; floats print with 4 decimals.
+    """
+    parts = ", ".join(
+        f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+    )
+    print(f"{type(estimator).__name__} epoch {epoch}: {parts}", flush=True)
