@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ._backend import is_torch
@@ -61,3 +63,28 @@ def log_epoch(estimator, epoch, **values):
         f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
     )
     print(f"{type(estimator).__name__} epoch {epoch}: {parts}", flush=True)
+
+
+def draw_seed(random_state):
+    """Draw one int seed in ``[0, 2**31 - 1)`` from ``random_state`` (int, None or RandomState)."""
+    from sklearn.utils import check_random_state
+
+    return int(check_random_state(random_state).randint(0, 2**31 - 1))
+
+
+@contextlib.contextmanager
+def seeded_torch(seed, device="cpu"):
+    """Seed torch's *global* RNG inside the block, restoring the caller's state after.
+
+    For code that cannot take a ``torch.Generator`` (module constructors, skorch):
+    the fit is reproducible and the caller's random stream is left as it was. On a
+    CUDA ``device`` that device's RNG is forked and seeded too.
+    """
+    import torch
+
+    dev = get_device(device)
+    devices = [dev.index if dev.index is not None else torch.cuda.current_device()] \
+        if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        yield
