@@ -12,4 +12,8 @@ Submodules: :mod:`reprlign.triplets` (odd-one-out triplets),
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+from ._features import FeatureExtractor  # noqa: E402
+from ._growing import GrowingMLP, GrowingMLPRegressor  # noqa: E402
+from ._oko import OKOClassifier  # noqa: E402
+
+__all__ = ["FeatureExtractor", "GrowingMLP", "GrowingMLPRegressor", "OKOClassifier", "__version__"]

@@ -7,12 +7,18 @@ list of checks we knowingly fail, each with its reason.
 """
 
 import pytest
+import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from reprlign.utils import all_estimators
 
 # Estimator name -> parameters that keep the common checks fast.
 CHECK_PARAMS: dict[str, dict] = {}
+# FeatureExtractor wraps a model; an elementwise one accepts any number of input features.
+CHECK_PARAMS["FeatureExtractor"] = {
+    "model": torch.nn.Sequential(torch.nn.Tanh(), torch.nn.Softsign()),
+    "layers": ["0", "1"], "dtype": "float64", "batch_size": 7,
+}
 
 # Estimator name -> {check name: one-line reason}.
 EXPECTED_FAILURES: dict[str, dict[str, str]] = {}

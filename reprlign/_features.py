@@ -1,0 +1,424 @@
+"""FeatureExtractor: activations of named torch submodules as an sklearn transformer."""
+
+from __future__ import annotations
+
+import numbers
+from contextlib import contextmanager
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .utils._backend import is_torch
+from .utils._torch import get_device
+
+POOLINGS = ("mean", "cls", "flatten", "none")
+
+
+def _first(out):
+    """The tensor a module returns: first element of tuples/lists, first value of mappings."""
+    while not is_torch(out):
+        if isinstance(out, tuple | list) and out:
+            out = out[0]
+        elif hasattr(out, "values") and callable(out.values):
+            out = next(iter(out.values()))
+        else:
+            raise TypeError(f"a hooked module returned {type(out).__name__}, not a tensor")
+    return out
+
+
+def pool(out, pooling):
+    """Reduce one batch of module outputs to (n, d) (or keep it, for ``"none"``).
+
+    3-D outputs are read as tokens ``(n, tokens, channels)`` (batch-first
+    transformers and Mixers); outputs with 4 or more axes as channel-first maps
+    ``(n, channels, *spatial)`` (torch convolutions); 2-D outputs are returned as
+    they are by every policy.
+    """
+    if callable(pooling):
+        return pooling(out)
+    if pooling == "none" or out.ndim == 2:
+        return out
+    if out.ndim == 1:
+        return out[:, None]
+    if pooling == "flatten":
+        return out.flatten(1)
+    if pooling == "mean":
+        if out.ndim == 3:
+            return out.mean(dim=1)
+        return out.mean(dim=tuple(range(2, out.ndim)))
+    if pooling == "cls":
+        if out.ndim == 3:
+            return out[:, 0]
+        raise ValueError(f"pooling='cls' needs token outputs (n, tokens, channels), got an output "
+                         f"of shape {tuple(out.shape)}; use 'mean' or 'flatten' for conv maps")
+    raise ValueError(f"pooling must be one of {POOLINGS} or a callable, got {pooling!r}")
+
+
+def iter_batches(X, batch_size):
+    """Yield batches (torch tensors, or whatever a DataLoader gives) of ``X``.
+
+    Numpy arrays and tensors are sliced along the first axis; a ``Dataset`` is
+    wrapped in an unshuffled ``DataLoader``; a ``DataLoader`` is iterated as it
+    is. Tuples and lists (``(x, y)`` pairs) are reduced to their first element.
+    """
+    import torch
+    from torch.utils.data import DataLoader, Dataset
+
+    if isinstance(X, Dataset):
+        X = DataLoader(X, batch_size=batch_size, shuffle=False)
+    if isinstance(X, DataLoader):
+        for batch in X:
+            yield batch[0] if isinstance(batch, tuple | list) else batch
+        return
+    for start in range(0, X.shape[0], batch_size):
+        batch = X[start:start + batch_size]
+        if not is_torch(batch):
+            if not batch.flags.writeable:  # torch warns on read-only buffers
+                batch = batch.copy()
+            batch = torch.from_numpy(np.ascontiguousarray(batch))
+        yield batch
+
+
+def named_module_index(model):
+    """``{name: module}`` for every submodule (the root is ``""``)."""
+    return dict(model.named_modules())
+
+
+def resolve_modules(model, layers, *, name="layers"):
+    """Check ``layers`` against ``model.named_modules()`` and return the modules."""
+    index = named_module_index(model)
+    unknown = [layer for layer in layers if layer not in index]
+    if unknown:
+        available = ", ".join(repr(k) for k in index if k)
+        raise ValueError(f"{name}: unknown module name(s) {unknown}; the model has: {available}")
+    return [index[layer] for layer in layers]
+
+
+def model_dtype(model, dtype=None):
+    """The floating dtype the model runs in: ``dtype`` if given, else its parameters'."""
+    import torch
+
+    if dtype is not None:
+        resolved = getattr(torch, str(dtype).replace("torch.", ""), None)
+        if not isinstance(resolved, torch.dtype) or not resolved.is_floating_point:
+            raise ValueError(f"dtype must be a floating torch/numpy dtype name, got {dtype!r}")
+        return resolved
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return torch.get_default_dtype()
+
+
+@contextmanager
+def hooked(model, modules, store):
+    """Register forward hooks writing each module's output to ``store[i]``; eval, no grad.
+
+    The training flag of every submodule is restored afterwards, so the model
+    is left as found.
+    """
+    import torch
+
+    modes = {m: m.training for m in model.modules()}
+    handles = []
+    for i, module in enumerate(modules):
+        def hook(_module, _inputs, output, i=i):
+            store[i] = _first(output)
+        handles.append(module.register_forward_hook(hook))
+    try:
+        model.eval()
+        with torch.no_grad():
+            yield
+    finally:
+        for h in handles:
+            h.remove()
+        for m, mode in modes.items():
+            m.train(mode)
+
+
+class FeatureExtractor(TransformerMixin, BaseEstimator):
+    """Activations of named submodules of a torch model, as (n, d) feature tables.
+
+    Forward hooks collect the outputs of the modules named in ``layers`` while
+    the model runs over ``X`` batch by batch, in eval mode and without
+    gradients, on ``device``. Each batch's outputs are pooled on the device and
+    only the pooled features are kept, so memory grows with ``n * d``, not with
+    the size of the raw activation maps.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network. It is moved to ``device`` (and ``dtype``, if given) in
+        place, as ``torch.nn.Module.to`` does; its train/eval flags are
+        restored after each pass.
+    layers : str or list of str
+        Names from ``model.named_modules()`` (for instance ``"features.3"``,
+        ``"blocks.0.mlp"``). ``""`` is the model itself.
+    pooling : {"mean", "cls", "flatten", "none"}, callable or dict, default="mean"
+        How each output becomes one row per sample (see Notes). A dict maps
+        layer names to policies (layers not in it use ``"mean"``).
+    batch_size : int, default=256
+        Samples per forward pass (ignored for a ``DataLoader``, which batches
+        itself).
+    device : str or torch.device, default="cpu"
+        Where the model runs.
+    dtype : str or None, default=None
+        Floating dtype the model runs in and features are returned as
+        (``"float32"``, ``"float64"``, ``"bfloat16"`` is returned as float32).
+        None keeps the model's own parameter dtype.
+    preprocess : callable or None, default=None
+        Applied to each input batch (a tensor already on ``device``) before the
+        model, for instance to scale uint8 images and move channels first.
+        Without it, each batch is cast to the model's dtype; with it, the batch
+        is passed unchanged, so integer token ids can reach an embedding layer.
+
+    Attributes
+    ----------
+    layers_ : list of str
+        The layer names, in order.
+    n_features_in_ : int
+        ``X.shape[1]`` of the array seen in ``fit`` (not set for datasets).
+    output_dims_ : dict
+        Layer name -> number of columns after pooling (the pooled shape without
+        the sample axis for ``pooling="none"``), from a forward pass on the first
+        batch of ``fit``'s input.
+
+    See Also
+    --------
+    reprlign.model_layer_similarity : layer x layer CKA of two models in one pass.
+
+    Notes
+    -----
+    Pooling policy, applied to every batch on the device:
+
+    * 2-D outputs ``(n, d)`` are kept as they are by every policy.
+    * 3-D outputs are tokens ``(n, tokens, channels)`` (batch-first
+      transformers, MLP-Mixer): ``"mean"`` averages over tokens, ``"cls"`` takes
+      token 0, ``"flatten"`` gives ``(n, tokens * channels)``.
+    * 4-D and larger outputs are channel-first maps ``(n, c, h, w)``: ``"mean"``
+      averages over the spatial axes (global average pooling), ``"flatten"``
+      gives ``(n, c * h * w)``, ``"cls"`` raises. A ``Conv1d`` output
+      ``(n, c, length)`` is 3-D and would be read as tokens: pass
+      ``pooling=lambda t: t.mean(-1)`` for it.
+    * ``"none"`` keeps the raw output; only :meth:`extract` accepts it.
+    * A callable receives the output tensor and returns ``(n, ...)``.
+
+    Modules that return tuples (``nn.MultiheadAttention``, ``nn.LSTM``) or
+    mappings contribute their first element. This is the recipe of Raghu et
+    al. (2021), "Do vision transformers see like convolutional neural
+    networks?", who compare ViT token representations with CNN feature maps
+    layer by layer.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from reprlign import FeatureExtractor
+    >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(),
+    ...                           torch.nn.Conv2d(8, 16, 3))
+    >>> X = np.random.RandomState(0).rand(10, 3, 12, 12).astype(np.float32)
+    >>> fx = FeatureExtractor(net, ["1", "2"], batch_size=4).fit(X)
+    >>> {k: v.shape for k, v in fx.extract(X).items()}
+    {'1': (10, 8), '2': (10, 16)}
+    >>> fx.transform(X).shape  # several layers: columns side by side
+    (10, 24)
+    """
+
+    def __init__(self, model, layers, *, pooling="mean", batch_size=256, device="cpu",
+                 dtype=None, preprocess=None):
+        self.model = model
+        self.layers = layers
+        self.pooling = pooling
+        self.batch_size = batch_size
+        self.device = device
+        self.dtype = dtype
+        self.preprocess = preprocess
+
+    # -- validation -------------------------------------------------------------------------
+    def _check_params(self):
+        import torch
+
+        if not isinstance(self.model, torch.nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(self.model).__name__}")
+        layers = [self.layers] if isinstance(self.layers, str) else list(self.layers)
+        if not layers or not all(isinstance(layer, str) for layer in layers):
+            raise ValueError(f"layers must be a module name or a non-empty list of names, "
+                             f"got {self.layers!r}")
+        if len(set(layers)) != len(layers):
+            raise ValueError(f"layers contains duplicates: {layers}")
+        if (isinstance(self.batch_size, bool) or not isinstance(self.batch_size, numbers.Integral)
+                or self.batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        for layer in layers:
+            p = self._pooling_for(layer)
+            if not callable(p) and p not in POOLINGS:
+                raise ValueError(f"pooling must be one of {POOLINGS}, a callable or a dict of "
+                                 f"them, got {p!r} for layer {layer!r}")
+        if self.preprocess is not None and not callable(self.preprocess):
+            raise TypeError("preprocess must be a callable or None")
+        return layers
+
+    def _pooling_for(self, layer):
+        if isinstance(self.pooling, dict):
+            return self.pooling.get(layer, "mean")
+        return self.pooling
+
+    def _check_input(self, X, reset):
+        """Validate arrays and tensors; pass datasets and loaders through."""
+        from torch.utils.data import DataLoader, Dataset
+
+        if isinstance(X, Dataset | DataLoader):
+            return X
+        if is_torch(X):
+            if X.ndim < 2 or X.shape[0] < 1:
+                raise ValueError(f"X must have a sample axis and at least one more, got shape "
+                                 f"{tuple(X.shape)}")
+            if X.is_floating_point() and not bool(X.isfinite().all()):
+                raise ValueError("X contains NaN or infinite values")
+            if reset:
+                self.n_features_in_ = int(X.shape[1])
+            elif hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {X.shape[1]} features, but FeatureExtractor is "
+                                 f"expecting {self.n_features_in_} features as input")
+            return X
+        return validate_data(self, X, reset=reset, allow_nd=True, dtype="numeric")
+
+    # -- the pass over the data ---------------------------------------------------------------
+    def _prepare(self):
+        """Move the model and return (model, modules, device, torch dtype)."""
+        layers = self._check_params()
+        modules = resolve_modules(self.model, layers)
+        device = get_device(self.device)
+        dtype = model_dtype(self.model, self.dtype)
+        needs_move = any(p.device != device or (p.is_floating_point() and p.dtype != dtype)
+                         for p in list(self.model.parameters()) + list(self.model.buffers()))
+        if needs_move:
+            self.model.to(device=device, dtype=dtype)
+        return layers, modules, device, dtype
+
+    def _run(self, X, layers, modules, device, dtype, *, max_batches=None):
+        """Yield, per batch, the list of pooled outputs (tensors on ``device``)."""
+        store = {}
+        with hooked(self.model, modules, store):
+            for b, batch in enumerate(iter_batches(X, self.batch_size)):
+                if max_batches is not None and b >= max_batches:
+                    break
+                batch = batch.to(device)
+                if self.preprocess is not None:
+                    batch = self.preprocess(batch)
+                else:
+                    batch = batch.to(dtype)
+                store.clear()
+                self.model(batch)
+                missing = [layer for i, layer in enumerate(layers) if i not in store]
+                if missing:
+                    raise RuntimeError(f"layers {missing} were not called in the model's forward "
+                                       f"pass, so they produced no output")
+                yield [pool(store[i], self._pooling_for(layer)) for i, layer in enumerate(layers)]
+
+    def fit(self, X, y=None):
+        """Check the layers and record each layer's output width from a first batch.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor, Dataset or DataLoader
+            Inputs of shape ``(n, ...)`` the model accepts.
+        y : ignored
+
+        Returns
+        -------
+        self : FeatureExtractor
+        """
+        X = self._check_input(X, reset=True)
+        layers, modules, device, dtype = self._prepare()
+        first = next(self._run(X, layers, modules, device, dtype, max_batches=1), None)
+        if first is None:
+            raise ValueError("X is empty: no batch to run the model on")
+        self.layers_ = layers
+        self.output_dims_ = {
+            layer: (int(out.shape[1]) if out.ndim == 2 else tuple(int(s) for s in out.shape[1:]))
+            for layer, out in zip(layers, first, strict=True)
+        }
+        return self
+
+    def extract(self, X):
+        """Features of every layer, in one pass over ``X``.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor, Dataset or DataLoader
+            Inputs of shape ``(n, ...)``.
+
+        Returns
+        -------
+        features : dict
+            Layer name -> numpy array ``(n, d)`` (``(n, ...)`` for
+            ``pooling="none"``), float32 unless the model runs in float64.
+        """
+        check_is_fitted(self, "layers_")
+        X = self._check_input(X, reset=False)
+        layers, modules, device, dtype = self._prepare()
+        chunks = [[] for _ in layers]
+        for outs in self._run(X, layers, modules, device, dtype):
+            for chunk, out in zip(chunks, outs, strict=True):
+                if out.dtype not in _KEEP_DTYPES():
+                    out = out.float()
+                chunk.append(out.detach().cpu().numpy())
+        return {layer: np.concatenate(chunk) for layer, chunk in zip(layers, chunks, strict=True)}
+
+    def iter_extract(self, X):
+        """Like :meth:`extract`, one batch at a time: yields dicts of torch tensors on the device.
+
+        This is what streaming computations (minibatch CKA) consume: nothing of
+        size ``n`` is ever held.
+        """
+        check_is_fitted(self, "layers_")
+        X = self._check_input(X, reset=False)
+        layers, modules, device, dtype = self._prepare()
+        for outs in self._run(X, layers, modules, device, dtype):
+            yield dict(zip(layers, outs, strict=True))
+
+    def transform(self, X):
+        """The (n, d) features; with several layers, their columns side by side in layer order.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor, Dataset or DataLoader
+            Inputs of shape ``(n, ...)``.
+
+        Returns
+        -------
+        features : ndarray of shape (n, sum of output_dims_)
+        """
+        feats = self.extract(X)
+        for layer, F in feats.items():
+            if F.ndim != 2:
+                raise ValueError(f"layer {layer!r} gives outputs of shape {F.shape[1:]} per "
+                                 f"sample with pooling='none'; transform needs 2-D features: use "
+                                 f"extract() or another pooling")
+        out = list(feats.values())
+        return out[0] if len(out) == 1 else np.hstack(out)
+
+    def get_feature_names_out(self, input_features=None):
+        """``"<layer>_<j>"`` for every output column, in :meth:`transform` order."""
+        check_is_fitted(self, "layers_")
+        names = []
+        for layer in self.layers_:
+            d = self.output_dims_[layer]
+            if not isinstance(d, int):
+                raise ValueError(f"layer {layer!r} has pooling='none': no flat feature names")
+            names += [f"{layer or 'model'}_{j}" for j in range(d)]
+        return np.asarray(names, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        # Features come back in the model's dtype, whatever the input dtype.
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+def _KEEP_DTYPES():
+    import torch
+
+    return (torch.float32, torch.float64)
