@@ -1,0 +1,16 @@
+"""Compare representations of the same stimuli: CKA, RSA, Procrustes, k-NN overlap.
+
+Every function takes two (n, d) representations of the same n stimuli, numpy
+arrays or torch tensors (``d`` may differ between them). Numpy in gives Python
+floats out; torch tensors are computed on their device and give 0-d tensors.
+"""
+
+from ._cka import cka
+from ._knn import mutual_knn
+from ._procrustes import procrustes
+
+__all__ = [
+    "cka",
+    "mutual_knn",
+    "procrustes",
+]

@@ -1,0 +1,61 @@
+"""Input checks shared by the measures: a pair of representations of the same stimuli."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..utils._backend import is_torch
+from ..utils._validation import check_features
+
+
+def check_pair(X, Y, *, min_samples=2, names=("X", "Y")):
+    """Validate two (n, d) representations of the same n stimuli.
+
+    Returns both in one back end: if either is a torch tensor, the other is
+    moved to its device; dtypes are promoted to the wider of the two.
+    """
+    X = check_features(X, name=names[0], min_samples=min_samples)
+    Y = check_features(Y, name=names[1], min_samples=min_samples)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must describe the same stimuli (rows): "
+            f"got {X.shape[0]} and {Y.shape[0]} rows"
+        )
+    if is_torch(X) or is_torch(Y):
+        import torch
+
+        ref = X if is_torch(X) else Y
+        X = torch.as_tensor(X, device=ref.device)
+        Y = torch.as_tensor(Y, device=ref.device)
+        dtype = torch.promote_types(X.dtype, Y.dtype)
+        return X.to(dtype), Y.to(dtype)
+    dtype = np.promote_types(X.dtype, Y.dtype)
+    return X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
+
+
+def degenerate(measure, what, value=0.0):
+    """Warn that ``measure`` is undefined because of ``what``; return the documented value."""
+    warnings.warn(
+        f"{measure} is undefined: {what}; returning {value}",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    return value
+
+
+def center_columns(X):
+    """Column-centred copy of ``X``; constant columns become exactly zero.
+
+    Subtracting a float mean can leave ulp-sized residue in a constant column,
+    which a normalised measure would then blow up into a spurious signal.
+    """
+    Xc = X - X.mean(axis=0, keepdims=True)
+    if is_torch(X):
+        constant = X.amax(dim=0) == X.amin(dim=0)
+    else:
+        constant = X.max(axis=0) == X.min(axis=0)
+    if bool(constant.any()):
+        Xc[:, constant] = 0
+    return Xc

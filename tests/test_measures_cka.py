@@ -1,0 +1,277 @@
+"""CKA, Procrustes and mutual k-NN: invariances, Gram-form oracles, back ends, bad input."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import requires_cuda
+from scipy.linalg import orthogonal_procrustes
+from sklearn.neighbors import NearestNeighbors
+
+from reprlign.measures import cka, mutual_knn, procrustes
+
+
+# --------------------------------------------------------------------------- oracles
+def _center_gram(K):
+    n = K.shape[0]
+    H = np.eye(n) - np.ones((n, n)) / n
+    return H @ K @ H
+
+
+def _u_center(K):
+    """U-centring (Szekely & Rizzo 2014), written independently of the library."""
+    n = K.shape[0]
+    K = K.copy()
+    np.fill_diagonal(K, 0)
+    r = K.sum(axis=0)
+    U = K - r[:, None] / (n - 2) - r[None, :] / (n - 2) + K.sum() / ((n - 1) * (n - 2))
+    np.fill_diagonal(U, 0)
+    return U
+
+
+def _song_hsic(K, L):
+    """Song et al. (2012) eq. 5, literally."""
+    n = K.shape[0]
+    Kt, Lt = K.copy(), L.copy()
+    np.fill_diagonal(Kt, 0)
+    np.fill_diagonal(Lt, 0)
+    one = np.ones(n)
+    return (
+        np.trace(Kt @ Lt)
+        + (one @ Kt @ one) * (one @ Lt @ one) / ((n - 1) * (n - 2))
+        - 2 / (n - 2) * one @ Kt @ Lt @ one
+    ) / (n * (n - 3))
+
+
+def gram_cka(K, L, debiased=False):
+    if debiased:
+        h = _song_hsic
+    else:
+        def h(A, B):
+            return np.sum(_center_gram(A) * _center_gram(B))
+    return h(K, L) / np.sqrt(h(K, K) * h(L, L))
+
+
+def rbf_gram(X, sigma):
+    sq = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    return np.exp(-sq / (2 * sigma**2))
+
+
+@pytest.fixture
+def XY(rng):
+    X = rng.randn(60, 7) + 3.0
+    Y = X @ rng.randn(7, 11) + 0.5 * rng.randn(60, 11)
+    return X, Y
+
+
+# --------------------------------------------------------------------------- CKA
+@pytest.mark.parametrize("debiased", [False, True])
+def test_feature_space_equals_gram_form(XY, debiased):
+    X, Y = XY
+    ref = gram_cka(X @ X.T, Y @ Y.T, debiased=debiased)
+    assert abs(cka(X, Y, debiased=debiased) - ref) < 1e-12
+    # d > n takes the Gram route inside cka: same number.
+    Xw = np.hstack([X, np.random.RandomState(1).randn(60, 100)])
+    ref = gram_cka(Xw @ Xw.T, Y @ Y.T, debiased=debiased)
+    assert abs(cka(Xw, Y, debiased=debiased) - ref) < 1e-12
+
+
+def test_song_estimator_equals_u_centering(rng):
+    X, Y = rng.randn(30, 4), rng.randn(30, 6)
+    K, L = X @ X.T, Y @ Y.T
+    n = 30
+    assert np.isclose(_song_hsic(K, L), np.sum(_u_center(K) * _u_center(L)) / (n * (n - 3)))
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_invariances(XY, rng, debiased):
+    X, Y = XY
+    Q, _ = np.linalg.qr(rng.randn(7, 7))
+    assert cka(X, X @ Q, debiased=debiased) == pytest.approx(1.0, abs=1e-12)
+    base = cka(X, Y, debiased=debiased)
+    assert cka(7.5 * X, Y, debiased=debiased) == pytest.approx(base, abs=1e-12)
+    assert cka(X - 100.0, Y + 4.0, debiased=debiased) == pytest.approx(base, abs=1e-10)
+    assert cka(X @ Q, Y, debiased=debiased) == pytest.approx(base, abs=1e-12)
+    # Not invariant to a general invertible linear map.
+    A = np.diag([1.0, 1, 1, 1, 1, 1, 30]) @ rng.randn(7, 7)
+    assert cka(X, X @ A, debiased=debiased) < 0.9
+    assert cka(X, Y) == pytest.approx(cka(Y, X), abs=1e-14)
+
+
+def test_bias_on_independent_wide_data():
+    # float32 keeps it fast; the effect is far larger than float32 rounding.
+    rng = np.random.default_rng(0)
+    X = rng.random((1000, 10_000), dtype=np.float32)
+    Y = rng.random((1000, 10_000), dtype=np.float32)
+    assert cka(X, Y) > 0.9
+    assert abs(cka(X, Y, debiased=True)) < 0.1
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_rbf_streamed_equals_gram(XY, debiased):
+    X, Y = XY
+    ref = gram_cka(rbf_gram(X, 2.0), rbf_gram(Y, 5.0), debiased=debiased)
+    for block in (1, 7, None):
+        got = cka(X, Y, kernel="rbf", sigma=(2.0, 5.0), debiased=debiased, block_size=block)
+        assert abs(got - ref) < 1e-12
+
+
+def test_rbf_median_heuristic_and_wide_bandwidth(XY):
+    X, Y = XY
+    dx = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))[np.triu_indices(60, 1)]
+    dy = np.sqrt(((Y[:, None] - Y[None]) ** 2).sum(-1))[np.triu_indices(60, 1)]
+    ref = gram_cka(rbf_gram(X, np.median(dx)), rbf_gram(Y, np.median(dy)))
+    # The two distance formulas round differently: sigma agrees to ~1e-15 relative.
+    assert abs(cka(X, Y, kernel="rbf") - ref) < 1e-8
+    # As sigma grows, RBF CKA tends to linear CKA (Kornblith et al. 2019).
+    assert cka(X, Y, kernel="rbf", sigma=1e4) == pytest.approx(cka(X, Y), abs=1e-6)
+
+
+@pytest.mark.parametrize("kernel", ["linear", "rbf"])
+@pytest.mark.parametrize("debiased", [False, True])
+def test_numpy_torch_cpu_agree(XY, kernel, debiased):
+    X, Y = XY
+    ref = cka(X, Y, kernel=kernel, debiased=debiased)
+    got = cka(torch.tensor(X), torch.tensor(Y), kernel=kernel, debiased=debiased)
+    assert isinstance(got, torch.Tensor) and got.dim() == 0
+    assert abs(float(got) - ref) < 1e-12
+    # A numpy partner joins the tensor's back end.
+    assert abs(float(cka(torch.tensor(X), Y, kernel=kernel, debiased=debiased)) - ref) < 1e-12
+    got32 = cka(torch.tensor(X, dtype=torch.float32), torch.tensor(Y, dtype=torch.float32),
+                kernel=kernel, debiased=debiased)
+    assert abs(float(got32) - ref) < 1e-4
+
+
+def test_torch_cka_is_differentiable(XY):
+    X, Y = XY
+    Xt = torch.tensor(X, requires_grad=True)
+    value = cka(Xt, torch.tensor(Y), debiased=True)
+    value.backward()
+    assert Xt.grad is not None and torch.isfinite(Xt.grad).all()
+    assert float(Xt.grad.abs().sum()) > 0
+
+
+def test_float32_numpy_input(XY):
+    X, Y = XY
+    assert abs(cka(X.astype(np.float32), Y.astype(np.float32)) - cka(X, Y)) < 1e-5
+
+
+def test_cka_degenerate_input(XY):
+    X, Y = XY
+    const = np.ones((60, 3)) * 0.1
+    with pytest.warns(RuntimeWarning, match="X has no variance"):
+        assert cka(const, Y) == 0.0
+    with pytest.warns(RuntimeWarning, match="Y has no variance"):
+        assert cka(X, const, debiased=True) == 0.0
+    # A constant column next to informative ones changes nothing.
+    Xc = np.hstack([X, np.full((60, 1), 0.3)])
+    assert cka(Xc, Y) == pytest.approx(cka(X, Y), abs=1e-12)
+    Xn = X.copy()
+    Xn[3, 2] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        cka(Xn, Y)
+    Yi = Y.copy()
+    Yi[0, 0] = np.inf
+    with pytest.raises(ValueError, match="Y contains NaN or infinite"):
+        cka(X, Yi)
+    with pytest.raises(ValueError, match="same stimuli"):
+        cka(X, Y[:-1])
+    with pytest.raises(ValueError, match="at least 4 stimuli"):
+        cka(X[:3], Y[:3], debiased=True)
+    with pytest.raises(ValueError, match="kernel"):
+        cka(X, Y, kernel="poly")
+    with pytest.raises(ValueError, match="sigma"):
+        cka(X, Y, kernel="rbf", sigma=-1.0)
+    with pytest.raises(ValueError, match="sigma"):
+        cka(X, Y, sigma=1.0)
+    with pytest.raises(ValueError, match="median pairwise distance is 0"):
+        cka(np.vstack([np.zeros((59, 2)), np.ones((1, 2))]), Y, kernel="rbf")
+    with pytest.raises(ValueError, match="2-D"):
+        cka(X[:, 0], Y)
+
+
+# --------------------------------------------------------------------------- Procrustes
+def _procrustes_oracle(X, Y):
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    R, _ = orthogonal_procrustes(Xc, Yc)
+    return np.trace(R.T @ Xc.T @ Yc) / (np.linalg.norm(Xc) * np.linalg.norm(Yc))
+
+
+def test_procrustes_matches_orthogonal_procrustes(rng):
+    X, Y = rng.randn(50, 6), rng.randn(50, 6)
+    Y = Y + X
+    assert abs(procrustes(X, Y) - _procrustes_oracle(X, Y)) < 1e-12
+    assert procrustes(X, Y, measure="angular") == pytest.approx(
+        np.arccos(_procrustes_oracle(X, Y)), abs=1e-12
+    )
+    Q, _ = np.linalg.qr(rng.randn(6, 6))
+    assert procrustes(X, -2 * X @ Q + 7) == pytest.approx(1.0, abs=1e-12)
+    assert procrustes(X, X @ np.diag([1, 1, 1, 1, 1, 50.0])) < 0.9
+
+
+def test_procrustes_wide_features_and_different_widths(rng):
+    X, Y = rng.randn(20, 50), rng.randn(20, 35)
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    ref = np.linalg.svd(Xc.T @ Yc, compute_uv=False).sum() / (
+        np.linalg.norm(Xc) * np.linalg.norm(Yc))
+    assert abs(procrustes(X, Y) - ref) < 1e-12
+    assert abs(float(procrustes(torch.tensor(X), torch.tensor(Y))) - ref) < 1e-12
+
+
+def test_procrustes_degenerate(rng):
+    with pytest.warns(RuntimeWarning, match="no variance"):
+        assert procrustes(np.ones((10, 2)), rng.randn(10, 3)) == 0.0
+    with pytest.warns(RuntimeWarning, match="no variance"):
+        assert procrustes(np.ones((10, 2)), rng.randn(10, 3), measure="angular") == pytest.approx(
+            np.pi / 2)
+    with pytest.raises(ValueError, match="measure"):
+        procrustes(rng.randn(10, 2), rng.randn(10, 2), measure="cosine")
+
+
+# --------------------------------------------------------------------------- mutual k-NN
+def _knn_oracle(X, Y, k, metric):
+    def nbrs(Z):
+        if metric == "cosine":
+            Z = Z / np.linalg.norm(Z, axis=1, keepdims=True)
+        idx = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)[1]
+        return [set(row[row != i][:k]) for i, row in enumerate(idx)]
+
+    return np.mean([len(a & b) / k for a, b in zip(nbrs(X), nbrs(Y), strict=True)])
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_mutual_knn_matches_brute_force(rng, metric):
+    X = rng.randn(120, 8)
+    Y = X[:, :5] + 0.7 * rng.randn(120, 5)
+    ref = _knn_oracle(X, Y, 7, metric)
+    assert 0.1 < ref < 0.9
+    for block in (1, 13, None):
+        assert mutual_knn(X, Y, 7, metric=metric, block_size=block) == pytest.approx(ref)
+    got = mutual_knn(torch.tensor(X), torch.tensor(Y), 7, metric=metric)
+    assert float(got) == pytest.approx(ref)
+
+
+def test_mutual_knn_extremes_and_errors(rng):
+    X = rng.randn(100, 6)
+    assert mutual_knn(X, X * 3.0, k=5) == 1.0
+    # Independent representations: overlap near chance k / (n - 1).
+    assert mutual_knn(X, rng.randn(100, 6), k=5) < 0.15
+    with pytest.raises(ValueError, match="k must be"):
+        mutual_knn(X, X, k=100)
+    with pytest.raises(ValueError, match="k must be"):
+        mutual_knn(X, X, k=0)
+    with pytest.raises(ValueError, match="metric"):
+        mutual_knn(X, X, metric="manhattan")
+
+
+# --------------------------------------------------------------------------- CUDA
+@requires_cuda
+@pytest.mark.parametrize("debiased", [False, True])
+def test_cuda_matches_cpu(XY, debiased):
+    X, Y = XY
+    Xg, Yg = torch.tensor(X, device="cuda"), torch.tensor(Y, device="cuda")
+    for kernel in ("linear", "rbf"):
+        got = cka(Xg, Yg, kernel=kernel, debiased=debiased)
+        assert got.device.type == "cuda"
+        assert abs(float(got) - cka(X, Y, kernel=kernel, debiased=debiased)) < 1e-10
+    assert abs(float(procrustes(Xg, Yg)) - procrustes(X, Y)) < 1e-10
+    assert float(mutual_knn(Xg, Yg, 5)) == pytest.approx(mutual_knn(X, Y, 5))
