@@ -283,8 +283,15 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         return validate_data(self, X, reset=reset, allow_nd=True, dtype="numeric")
 
     # -- the pass over the data ---------------------------------------------------------------
-    def _prepare(self):
-        """Move the model and return (model, modules, device, torch dtype)."""
+    @contextmanager
+    def _session(self):
+        """Hook the model; yield ``(layers, forward)``, ``forward(batch, perturb=None)``.
+
+        ``forward`` moves a raw batch to the device, applies ``preprocess`` (or
+        the dtype cast), then ``perturb`` if given, runs the model and returns
+        the pooled output of every layer (tensors on the device). Streaming
+        computations (layer similarity, robustness) drive it batch by batch.
+        """
         layers = self._check_params()
         modules = resolve_modules(self.model, layers)
         device = get_device(self.device)
@@ -293,27 +300,29 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                          for p in list(self.model.parameters()) + list(self.model.buffers()))
         if needs_move:
             self.model.to(device=device, dtype=dtype)
-        return layers, modules, device, dtype
-
-    def _run(self, X, layers, modules, device, dtype, *, max_batches=None):
-        """Yield, per batch, the list of pooled outputs (tensors on ``device``)."""
         store = {}
+
+        def forward(batch, perturb=None):
+            batch = batch.to(device)
+            batch = self.preprocess(batch) if self.preprocess is not None else batch.to(dtype)
+            if perturb is not None:
+                batch = perturb(batch)
+            store.clear()
+            self.model(batch)
+            missing = [layer for i, layer in enumerate(layers) if i not in store]
+            if missing:
+                raise RuntimeError(f"layers {missing} were not called in the model's forward "
+                                   f"pass, so they produced no output")
+            return [pool(store[i], self._pooling_for(layer)) for i, layer in enumerate(layers)]
+
         with hooked(self.model, modules, store):
-            for b, batch in enumerate(iter_batches(X, self.batch_size)):
-                if max_batches is not None and b >= max_batches:
-                    break
-                batch = batch.to(device)
-                if self.preprocess is not None:
-                    batch = self.preprocess(batch)
-                else:
-                    batch = batch.to(dtype)
-                store.clear()
-                self.model(batch)
-                missing = [layer for i, layer in enumerate(layers) if i not in store]
-                if missing:
-                    raise RuntimeError(f"layers {missing} were not called in the model's forward "
-                                       f"pass, so they produced no output")
-                yield [pool(store[i], self._pooling_for(layer)) for i, layer in enumerate(layers)]
+            yield layers, forward
+
+    def _run(self, X):
+        """Yield, per batch, the list of pooled outputs (tensors on the device)."""
+        with self._session() as (_, forward):
+            for batch in iter_batches(X, self.batch_size):
+                yield forward(batch)
 
     def fit(self, X, y=None):
         """Check the layers and record each layer's output width from a first batch.
@@ -329,8 +338,10 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         self : FeatureExtractor
         """
         X = self._check_input(X, reset=True)
-        layers, modules, device, dtype = self._prepare()
-        first = next(self._run(X, layers, modules, device, dtype, max_batches=1), None)
+        layers = self._check_params()
+        with self._session() as (_, forward):
+            batch = next(iter_batches(X, self.batch_size), None)
+            first = None if batch is None else forward(batch)
         if first is None:
             raise ValueError("X is empty: no batch to run the model on")
         self.layers_ = layers
@@ -356,9 +367,9 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "layers_")
         X = self._check_input(X, reset=False)
-        layers, modules, device, dtype = self._prepare()
+        layers = self._check_params()
         chunks = [[] for _ in layers]
-        for outs in self._run(X, layers, modules, device, dtype):
+        for outs in self._run(X):
             for chunk, out in zip(chunks, outs, strict=True):
                 if out.dtype not in _KEEP_DTYPES():
                     out = out.float()
@@ -373,8 +384,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "layers_")
         X = self._check_input(X, reset=False)
-        layers, modules, device, dtype = self._prepare()
-        for outs in self._run(X, layers, modules, device, dtype):
+        layers = self._check_params()
+        for outs in self._run(X):
             yield dict(zip(layers, outs, strict=True))
 
     def transform(self, X):
