@@ -65,8 +65,9 @@ class TripletGroupKFold(_TripletSplitter):
 
     Repeats are rows with the same three objects in any order (see
     :func:`reprlign.triplets.triplet_groups`). The distinct triplets are dealt
-    into folds as by :class:`~sklearn.model_selection.KFold`, so fold sizes
-    follow the number of distinct triplets, not of responses.
+    into folds as by :class:`~sklearn.model_selection.KFold`, in order of first
+    appearance in ``X`` (or shuffled), so fold sizes follow the number of
+    distinct triplets, not of responses.
 
     Parameters
     ----------
@@ -90,6 +91,10 @@ class TripletGroupKFold(_TripletSplitter):
     def split(self, X, y=None, groups=None):
         """Yield ``(train, test)`` row indices; ``groups`` is ignored (derived from X)."""
         ids = triplet_groups(_triplets_of(X))
+        # Number groups by first appearance, so unshuffled folds follow the row order of X
+        # (as KFold does) rather than the sorted order of the object sets.
+        _, first = np.unique(ids, return_index=True)
+        ids = np.argsort(np.argsort(first))[ids]
         n_groups = ids.max() + 1
         if n_groups < self.n_splits:
             raise ValueError(

@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .utils._backend import as_index, is_torch, row_normalize, softmax
+from .utils._torch import to_numpy
 from .utils._validation import check_features, check_positive
 
 __all__ = [
@@ -94,19 +95,20 @@ def validate_triplets(triplets, n_objects=None, *, name="triplets"):
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"{name} must hold integers (object indices), got dtype {arr.dtype}")
     arr = arr.astype(np.int64, copy=False)
-    negative = (arr < 0).any(axis=1)
-    if negative.any():
-        row = int(np.argmax(negative))
+    cols = np.ascontiguousarray(arr.T)  # three contiguous columns: fast vectorised checks
+    # Global min/max first (cheap); the offending row is only searched for on failure.
+    if cols.min() < 0:
+        row = int(np.argmax((cols < 0).any(axis=0)))
         raise ValueError(f"{name} row {row} has a negative index: {arr[row].tolist()}")
-    if n_objects is not None:
-        too_big = (arr >= n_objects).any(axis=1)
-        if too_big.any():
-            row = int(np.argmax(too_big))
-            raise ValueError(
-                f"{name} row {row} has an index out of range for {n_objects} objects: "
-                f"{arr[row].tolist()}"
-            )
-    same = (arr[:, 0] == arr[:, 1]) | (arr[:, 0] == arr[:, 2]) | (arr[:, 1] == arr[:, 2])
+    if n_objects is not None and cols.max() >= n_objects:
+        row = int(np.argmax((cols >= n_objects).any(axis=0)))
+        raise ValueError(
+            f"{name} row {row} has an index out of range for {n_objects} objects: "
+            f"{arr[row].tolist()}"
+        )
+    same = cols[0] == cols[1]
+    same |= cols[0] == cols[2]
+    same |= cols[1] == cols[2]
     if same.any():
         row = int(np.argmax(same))
         raise ValueError(
@@ -231,6 +233,33 @@ def _use_gram(n_objects, n_triplets, itemsize):
     )
 
 
+def _opposite_pair_similarities(Z, triplets, similarity, chunk_size):
+    """The three columns of :func:`triplet_similarities` as separate 1-D arrays."""
+    _check_similarity(similarity)
+    Z = check_features(Z, name="Z")
+    t = validate_triplets(triplets, Z.shape[0])
+    if similarity == "cosine":
+        Z = row_normalize(Z)
+    m, n = t.shape[0], Z.shape[0]
+    i, j, k = np.ascontiguousarray(t.T)
+    pairs = ((j, k), (i, k), (i, j))  # opposite positions 0, 1, 2
+    itemsize = Z.element_size() if is_torch(Z) else Z.itemsize
+    if _use_gram(n, m, itemsize):
+        S = (Z @ Z.T).reshape(-1)
+        if is_torch(Z):
+            return tuple(S[as_index(a * n + b, Z)] for a, b in pairs)
+        return tuple(np.take(S, a * n + b) for a, b in pairs)
+    cat = __import__("torch").cat if is_torch(Z) else np.concatenate
+    out = []
+    for a, b in pairs:
+        parts = [
+            (Z[as_index(a[s : s + chunk_size], Z)] * Z[as_index(b[s : s + chunk_size], Z)]).sum(-1)
+            for s in range(0, m, chunk_size)
+        ]
+        out.append(cat(parts))
+    return tuple(out)
+
+
 def triplet_similarities(Z, triplets, *, similarity="dot", chunk_size=1_000_000):
     """Pairwise similarities of each triplet in the odd-one-out layout.
 
@@ -259,31 +288,12 @@ def triplet_similarities(Z, triplets, *, similarity="dot", chunk_size=1_000_000)
     is far cheaper than a product per triplet; otherwise the rows are gathered
     and multiplied chunk by chunk. Both give the same numbers.
     """
-    _check_similarity(similarity)
-    Z = check_features(Z, name="Z")
-    t = validate_triplets(triplets, Z.shape[0])
-    if similarity == "cosine":
-        Z = row_normalize(Z)
-    m, n = t.shape[0], Z.shape[0]
-    itemsize = Z.element_size() if is_torch(Z) else Z.itemsize
-    # Opposite pairs for columns 0, 1, 2: (j,k), (i,k), (i,j).
-    a = t[:, [1, 0, 0]]
-    b = t[:, [2, 2, 1]]
-    if _use_gram(n, m, itemsize):
-        S = Z @ Z.T
-        flat = a * n + b
-        if is_torch(Z):
-            return S.reshape(-1)[as_index(flat, Z)]
-        return np.take(S.reshape(-1), flat)
-    parts = []
-    for start in range(0, m, chunk_size):
-        rows = slice(start, start + chunk_size)
-        parts.append((Z[as_index(a[rows], Z)] * Z[as_index(b[rows], Z)]).sum(-1))
-    if is_torch(Z):
+    cols = _opposite_pair_similarities(Z, triplets, similarity, chunk_size)
+    if is_torch(cols[0]):
         import torch
 
-        return torch.cat(parts)
-    return np.concatenate(parts)
+        return torch.stack(cols, dim=1)
+    return np.stack(cols, axis=1)
 
 
 def choice_probabilities(Z, triplets, *, similarity="dot", temperature=1.0):
@@ -388,11 +398,13 @@ def odd_one_out_correct(Z, triplets, y=None, *, similarity="dot"):
     -------
     numpy.ndarray of bool, shape (m,)
     """
-    s = triplet_similarities(Z, triplets, similarity=similarity)
-    if is_torch(s):
-        s = s.detach().cpu().numpy()
-    odd = _odd_positions(y, s.shape[0])
-    rows = np.arange(s.shape[0])
+    cols = [to_numpy(c) for c in _opposite_pair_similarities(Z, triplets, similarity, 1_000_000)]
+    m = cols[0].shape[0]
+    if y is None:  # canonical: the human pair is opposite position 2
+        return (cols[2] > cols[0]) & (cols[2] > cols[1])
+    odd = _odd_positions(y, m)
+    s = np.stack(cols, axis=1)
+    rows = np.arange(m)
     human = s[rows, odd]
     others = s[rows[:, None], (odd[:, None] + np.array([1, 2])) % 3]
     return (human > others[:, 0]) & (human > others[:, 1])

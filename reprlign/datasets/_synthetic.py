@@ -203,7 +203,8 @@ def make_heavy_tailed(
     Returns
     -------
     data : sklearn.utils.Bunch
-        ``X_train``, ``y_train``, ``X_test``, ``y_test``, ``frequent_classes``,
+        ``X_train``, ``y_train``, ``X_test``, ``y_test``, the row indices
+        ``train_index`` and ``test_index`` into ``X``, ``frequent_classes``,
         ``train_counts`` (per class, in ``classes`` order), ``classes`` and
         ``p_effective``.
     """
@@ -250,6 +251,7 @@ def make_heavy_tailed(
     test_idx = rng.permutation(np.concatenate(test_idx))
     return Bunch(
         X_train=X[train_idx], y_train=y[train_idx], X_test=X[test_idx], y_test=y[test_idx],
+        train_index=train_idx, test_index=test_idx,
         frequent_classes=classes[frequent], train_counts=counts, classes=classes,
         p_effective=float(counts[frequent].sum() / counts.sum()),
     )
