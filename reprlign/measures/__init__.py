@@ -8,9 +8,13 @@ floats out; torch tensors are computed on their device and give 0-d tensors.
 from ._cka import cka
 from ._knn import mutual_knn
 from ._procrustes import procrustes
+from ._rsa import compare_rdms, rdm, rsa
 
 __all__ = [
     "cka",
+    "compare_rdms",
     "mutual_knn",
     "procrustes",
+    "rdm",
+    "rsa",
 ]

@@ -7,7 +7,13 @@ import numbers
 import numpy as np
 
 from ..utils._backend import as_index, is_torch, like, sqrt, to_float64, to_scalar
-from ._common import center_columns, check_pair, degenerate
+from ._common import (
+    center_columns,
+    check_pair,
+    degenerate,
+    gram_products,
+    row_sq_norms,
+)
 
 KERNELS = ("linear", "rbf")
 
@@ -52,30 +58,16 @@ def _finish(hxy, hxx, hyy, ref, name="CKA"):
 
 def _linear_stats(Xc, Yc, debiased):
     """(hxy, hxx, hyy) for linear kernels on centred features, cheapest exact route."""
-    n, d1 = Xc.shape
-    d2 = Yc.shape[1]
-    feature_cost = d1 * d2 + (d1 * d1 + d2 * d2) / 2
-    gram_cost = n * (d1 + d2) / 2 + n
-    if feature_cost <= gram_cost:
-        # ||Y'X||_F^2 = tr(K L): three d x d products, no n x n matrix.
-        tr_xy = (to_float64(Yc.T @ Xc) ** 2).sum()
-        tr_xx = (to_float64(Xc.T @ Xc) ** 2).sum()
-        tr_yy = (to_float64(Yc.T @ Yc) ** 2).sum()
-    else:
-        K = Xc @ Xc.T
-        L = Yc @ Yc.T
-        tr_xy = (to_float64(K) * to_float64(L)).sum()
-        tr_xx = (to_float64(K) ** 2).sum()
-        tr_yy = (to_float64(L) ** 2).sum()
-        del K, L
+    n = Xc.shape[0]
+    tr_xy, tr_xx, tr_yy = gram_products(Xc, Yc)
     if not debiased:
         # Centred features: K 1 = 0, so tr(KHLH) = tr(KL).
         return tr_xy, tr_xx, tr_yy
     # K 1 = Xc (Xc' 1), diag(K) = squared row norms; O(n d) each.
     kx = to_float64(Xc @ Xc.sum(axis=0))
     ky = to_float64(Yc @ Yc.sum(axis=0))
-    dx = (to_float64(Xc) ** 2).sum(axis=1)
-    dy = (to_float64(Yc) ** 2).sum(axis=1)
+    dx = row_sq_norms(Xc)
+    dy = row_sq_norms(Yc)
     return (
         _hsic(tr_xy, kx, ky, dx, dy, n, True),
         _hsic(tr_xx, kx, kx, dx, dx, n, True),

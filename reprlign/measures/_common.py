@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ..utils._backend import is_torch
+from ..utils._backend import is_torch, to_float64
 from ..utils._validation import check_features
 
 
@@ -59,3 +59,33 @@ def center_columns(X):
     if bool(constant.any()):
         Xc[:, constant] = 0
     return Xc
+
+
+def gram_products(A, B):
+    """``(||A'B||_F^2, ||A'A||_F^2, ||B'B||_F^2)`` in float64, by the cheaper exact route.
+
+    These are ``tr(K L)``, ``tr(K K)`` and ``tr(L L)`` for ``K = A A'`` and
+    ``L = B B'``: three d x d products cost ``O(n d^2)`` and no n x n matrix;
+    when ``d > n`` the two n x n Gram matrices are cheaper and are used instead.
+    """
+    n, d1 = A.shape
+    d2 = B.shape[1]
+    if d1 * d2 + (d1 * d1 + d2 * d2) / 2 <= n * (d1 + d2) / 2 + n:
+        return (
+            (to_float64(B.T @ A) ** 2).sum(),
+            (to_float64(A.T @ A) ** 2).sum(),
+            (to_float64(B.T @ B) ** 2).sum(),
+        )
+    K = to_float64(A @ A.T)
+    L = to_float64(B @ B.T)
+    return (K * L).sum(), (K * K).sum(), (L * L).sum()
+
+
+def row_sq_norms(X, block=8192):
+    """Squared L2 norm of each row, accumulated in float64 block by block (O(block x d) memory)."""
+    parts = [(to_float64(X[i : i + block]) ** 2).sum(axis=1) for i in range(0, X.shape[0], block)]
+    if is_torch(X):
+        import torch
+
+        return torch.cat(parts)
+    return np.concatenate(parts)

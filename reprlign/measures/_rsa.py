@@ -1,0 +1,375 @@
+"""Representational similarity analysis: RDMs, RDM comparators and the exact fast route."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..utils._backend import (
+    is_torch,
+    like,
+    rankdata,
+    row_normalize,
+    sqrt,
+    to_float64,
+    to_scalar,
+    upper_triangle,
+)
+from ..utils._validation import check_features
+from ._common import center_columns, check_pair, degenerate, gram_products, row_sq_norms
+
+RDM_METRICS = ("correlation", "cosine", "euclidean", "sqeuclidean")
+COMPARATORS = ("spearman", "pearson", "tau_a", "cosine")
+# Metrics whose RDM is D_ij = u_i + u_j - 2 z_i . z_j: the exact O(n d^2) route applies.
+_LINEAR_METRICS = ("correlation", "cosine", "sqeuclidean")
+
+
+# --------------------------------------------------------------------------- RDMs
+def _embedding(X, metric, name="X"):
+    """``Z`` with ``D_ij = |z_i|^2 + |z_j|^2 - 2 z_i . z_j`` for the linear metrics."""
+    if metric in ("correlation", "cosine"):
+        if metric == "correlation":
+            X = X - X.mean(axis=1, keepdims=True)
+        norms = row_sq_norms(X)
+        bad = norms == 0
+        if bool(bad.any()):
+            rows = np.flatnonzero(np.asarray(bad.cpu() if is_torch(bad) else bad))
+            what = "constant" if metric == "correlation" else "all-zero"
+            raise ValueError(
+                f"{name} has {len(rows)} {what} row(s) (first: {rows[:5].tolist()}): the "
+                f"{metric} distance to them is undefined; drop them or use metric='euclidean'"
+            )
+        return row_normalize(X) * (0.5**0.5)
+    # Euclidean distances ignore translation; centring first avoids cancellation.
+    Xc = center_columns(X)
+    return Xc / X.shape[1] ** 0.5 if metric == "sqeuclidean" else Xc
+
+
+def rdm(X, metric="correlation", *, square=False):
+    """Representational dissimilarity matrix of the stimuli (rows) of ``X``.
+
+    Parameters
+    ----------
+    X : array-like or torch.Tensor of shape (n, d)
+        One row per stimulus; a tensor is computed on its device.
+    metric : {"correlation", "cosine", "euclidean", "sqeuclidean"}, default="correlation"
+        * ``"correlation"``: ``1 - r`` with ``r`` the Pearson correlation of two
+          rows (rsatoolbox's ``"correlation"``).
+        * ``"cosine"``: ``1 - cos`` of the angle between two rows.
+        * ``"euclidean"``: the Euclidean distance ``||x_i - x_j||``.
+        * ``"sqeuclidean"``: ``||x_i - x_j||^2 / d``; this is what rsatoolbox
+          calls ``"euclidean"``.
+    square : bool, default=False
+        Return the symmetric n x n matrix instead of its upper triangle.
+
+    Returns
+    -------
+    ndarray or Tensor of shape (n * (n - 1) / 2,) or (n, n)
+        The upper triangle row by row (the order of
+        :func:`scipy.spatial.distance.squareform` and rsatoolbox), or the
+        square matrix with a zero diagonal.
+
+    Raises
+    ------
+    ValueError
+        For a constant row with ``"correlation"`` (or an all-zero row with
+        ``"cosine"``), where the distance is undefined.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reprlign.measures import rdm
+    >>> rdm(np.array([[1.0, 2, 3], [2, 4, 6], [3, 2, 1]]))
+    array([0., 2., 2.])
+    """
+    if metric not in RDM_METRICS:
+        raise ValueError(f"metric must be one of {RDM_METRICS}, got {metric!r}")
+    X = check_features(X, name="X", min_samples=2)
+    Z = _embedding(X, metric)
+    G = Z @ Z.T
+    if metric in ("correlation", "cosine"):
+        D = 1.0 - 2.0 * G
+    else:
+        u = (Z * Z).sum(axis=1)
+        D = u[:, None] + u[None, :] - 2.0 * G
+    del G
+    D = D.clamp_min(0) if is_torch(D) else np.maximum(D, 0, out=D)
+    if is_torch(D):
+        D.fill_diagonal_(0)
+    else:
+        np.fill_diagonal(D, 0)
+    if metric == "euclidean":
+        D = sqrt(D)
+    if square:
+        return (D + D.T) / 2  # exact symmetry despite GEMM rounding
+    return upper_triangle(D)
+
+
+def _as_vector(a, name):
+    """An RDM as its upper-triangle vector: 1-D passes, a square symmetric matrix is cut."""
+    if is_torch(a):
+        a = a.detach() if a.requires_grad else a
+    elif not isinstance(a, np.ndarray):
+        try:
+            a = np.asarray(a, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a numeric RDM: {exc}") from exc
+    if a.ndim == 2:
+        if a.shape[0] != a.shape[1]:
+            raise ValueError(
+                f"{name} must be an RDM vector (1-D) or a square matrix, got shape "
+                f"{tuple(a.shape)}"
+            )
+        asym = (a - a.T).abs().max() if is_torch(a) else np.abs(a - a.T).max()
+        if float(asym) > 1e-8 * max(1.0, float(abs(a).max())):
+            raise ValueError(f"{name} is a square matrix but not symmetric: not an RDM")
+        a = upper_triangle(a)
+    elif a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D or a square matrix, got shape {tuple(a.shape)}")
+    if not is_torch(a) and not np.issubdtype(a.dtype, np.floating):
+        a = a.astype(np.float64)
+    finite = a.isfinite().all() if is_torch(a) else np.isfinite(a).all()
+    if not bool(finite):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if a.shape[0] < 2:
+        raise ValueError(f"{name} needs at least 2 dissimilarities (3 stimuli)")
+    return a
+
+
+def _pearson(a, b, what="Pearson correlation between RDMs"):
+    a = to_float64(a)
+    b = to_float64(b)
+    a = a - a.mean()
+    b = b - b.mean()
+    saa, sbb = (a * a).sum(), (b * b).sum()
+    if not bool(saa > 0) or not bool(sbb > 0):
+        return degenerate(what, "an RDM is constant")
+    return (a * b).sum() / sqrt(saa * sbb)
+
+
+def _tau_a(a, b):
+    """Kendall's tau-a from scipy's O(m log m) tau-b and the tie counts."""
+    from scipy.stats import kendalltau
+
+    a = np.asarray(a.cpu() if is_torch(a) else a, dtype=np.float64)
+    b = np.asarray(b.cpu() if is_torch(b) else b, dtype=np.float64)
+    m = a.shape[0]
+    n0 = m * (m - 1) / 2
+
+    def ties(v):
+        _, counts = np.unique(v, return_counts=True)
+        return float((counts * (counts - 1.0) / 2).sum())
+
+    t1, t2 = ties(a), ties(b)
+    if t1 == n0 or t2 == n0:  # a constant RDM: no concordant or discordant pairs
+        return 0.0
+    tau_b = kendalltau(a, b, variant="b").statistic
+    return float(tau_b * np.sqrt((n0 - t1) * (n0 - t2)) / n0)
+
+
+def _compare_vectors(a, b, method):
+    if method == "pearson":
+        return _pearson(a, b)
+    if method == "spearman":
+        return _pearson(rankdata(a), rankdata(b), "Spearman correlation between RDMs")
+    if method == "cosine":
+        a, b = to_float64(a), to_float64(b)
+        saa, sbb = (a * a).sum(), (b * b).sum()
+        if not bool(saa > 0) or not bool(sbb > 0):
+            return degenerate("cosine similarity between RDMs", "an RDM is all zeros")
+        return (a * b).sum() / sqrt(saa * sbb)
+    return _tau_a(a, b)
+
+
+def _out(value, ref):
+    if is_torch(ref):
+        return to_scalar(like(float(value), ref) if not is_torch(value) else value.to(ref.dtype))
+    return float(value)
+
+
+def compare_rdms(a, b, method="spearman"):
+    """Similarity of two RDMs over their upper triangles.
+
+    Parameters
+    ----------
+    a, b : array-like or torch.Tensor
+        RDMs of the same stimuli, as upper-triangle vectors (the output of
+        :func:`rdm`) or square symmetric matrices.
+    method : {"spearman", "pearson", "tau_a", "cosine"}, default="spearman"
+        * ``"spearman"``: Pearson correlation of the ranks (ties get their
+          average rank; rsatoolbox's ``"spearman"``).
+        * ``"pearson"``: Pearson correlation (rsatoolbox's ``"corr"``).
+        * ``"tau_a"``: Kendall's tau-a, ties count neither way (rsatoolbox's
+          ``"tau-a"``); computed in ``O(m log m)`` on the CPU.
+        * ``"cosine"``: cosine similarity of the dissimilarity vectors.
+
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for numpy input, a 0-d tensor for torch input. A
+        constant RDM makes the correlations undefined: 0.0 is returned with a
+        ``RuntimeWarning``.
+
+    See Also
+    --------
+    rdm, rsa, rdm_noise_ceiling
+
+    Examples
+    --------
+    >>> from reprlign.measures import compare_rdms
+    >>> compare_rdms([0.1, 0.5, 0.9], [1.0, 2.0, 8.0])
+    1.0
+    """
+    if method not in COMPARATORS:
+        raise ValueError(f"method must be one of {COMPARATORS}, got {method!r}")
+    a = _as_vector(a, "a")
+    b = _as_vector(b, "b")
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"a and b must be RDMs of the same stimuli: {a.shape[0]} and {b.shape[0]} entries"
+        )
+    if is_torch(a) != is_torch(b):
+        a, b = (like(a, b), b) if is_torch(b) else (a, like(b, a))
+    return _out(_compare_vectors(a, b, method), a)
+
+
+# --------------------------------------------------------------------------- RSA
+def _pair_sums(Za, Zb):
+    """Sums over pairs i < j of D_a, D_b, D_a^2, D_b^2 and D_a D_b, in O(n d^2).
+
+    With ``D_ij = u_i + u_j - 2 z_i . z_j`` and ``D_ii = 0``, a sum over i < j is
+    half the sum over all (i, j), and every full sum reduces to row norms,
+    column sums and ``||Za' Zb||_F^2``.
+    """
+    n = Za.shape[0]
+    u, v = row_sq_norms(Za), row_sq_norms(Zb)
+    sa, sb = to_float64(Za.sum(axis=0)), to_float64(Zb.sum(axis=0))
+    ga = to_float64(Za @ Za.sum(axis=0))  # G_a 1
+    gb = to_float64(Zb @ Zb.sum(axis=0))
+    fab, faa, fbb = gram_products(Za, Zb)
+
+    def full(u, v, gu, gv, f):  # sum_ij D_a D_b
+        return 2 * n * (u * v).sum() + 2 * u.sum() * v.sum() - 4 * (u * gv).sum() \
+            - 4 * (v * gu).sum() + 4 * f
+
+    s1a = n * u.sum() - (sa * sa).sum()
+    s1b = n * v.sum() - (sb * sb).sum()
+    return (
+        s1a,
+        s1b,
+        full(u, u, ga, ga, faa) / 2,
+        full(v, v, gb, gb, fbb) / 2,
+        full(u, v, ga, gb, fab) / 2,
+    )
+
+
+def _exact_rsa(X, Y, metric, method):
+    Za, Zb = _embedding(X, metric, "X"), _embedding(Y, metric, "Y")
+    n = X.shape[0]
+    m = n * (n - 1) / 2
+    s1a, s1b, saa, sbb, sab = _pair_sums(Za, Zb)
+    if method == "cosine":
+        if not bool(saa > 0) or not bool(sbb > 0):
+            return degenerate("cosine similarity between RDMs", "an RDM is all zeros")
+        return sab / sqrt(saa * sbb)
+    va, vb = m * saa - s1a**2, m * sbb - s1b**2
+    # Relative to the scale of the sums, a variance this small is rounding noise.
+    if not bool(va > 1e-12 * m * saa) or not bool(vb > 1e-12 * m * sbb):
+        return degenerate("Pearson correlation between RDMs", "an RDM is constant")
+    return (m * sab - s1a * s1b) / sqrt(va * vb)
+
+
+def _rank_memory(n, X):
+    """Bytes a rank comparison needs: both rank vectors, a sort's indices and copies."""
+    m = n * (n - 1) // 2
+    itemsize = X.element_size() if is_torch(X) else X.itemsize
+    return m * (8 + 8 + 8 + 2 * itemsize)
+
+
+def _check_memory(n, X, method, max_memory_gb):
+    need = _rank_memory(n, X)
+    if is_torch(X) and X.device.type == "cuda":
+        import torch
+
+        limit = torch.cuda.mem_get_info(X.device)[0]
+        where = f"the {limit / 1e9:.1f} GB free on {X.device}"
+    else:
+        limit = max_memory_gb * 1e9
+        where = f"max_memory_gb={max_memory_gb}"
+    if need > limit:
+        raise MemoryError(
+            f"{method} RSA on n={n:,} stimuli ranks {n * (n - 1) // 2:,} dissimilarities per RDM "
+            f"and needs about {need / 1e9:.0f} GB, more than {where}. Use compare='pearson' "
+            "(or 'cosine') with a correlation, cosine or sqeuclidean RDM: it is exact in "
+            "O(n d^2) and forms no RDM; or subsample the stimuli; or raise max_memory_gb"
+        )
+
+
+def rsa(X, Y, *, rdm_metric="correlation", compare="spearman", max_memory_gb=20.0):
+    """Representational similarity analysis: compare the RDMs of two representations.
+
+    Parameters
+    ----------
+    X : array-like or torch.Tensor of shape (n, d1)
+        First representation, one row per stimulus.
+    Y : array-like or torch.Tensor of shape (n, d2)
+        Second representation of the same stimuli.
+    rdm_metric : {"correlation", "cosine", "euclidean", "sqeuclidean"}, default="correlation"
+        Dissimilarity used for both RDMs (see :func:`rdm`).
+    compare : {"spearman", "pearson", "tau_a", "cosine"}, default="spearman"
+        RDM comparator (see :func:`compare_rdms`).
+    max_memory_gb : float, default=20.0
+        Rank comparators need every dissimilarity in memory; when the estimate
+        exceeds this (on the CPU; the free memory on a CUDA device), a
+        ``MemoryError`` says how much is needed and what to use instead,
+        before anything is allocated.
+
+    Returns
+    -------
+    float or torch.Tensor
+        A Python float for numpy input, a 0-d tensor for torch input.
+
+    See Also
+    --------
+    rdm, compare_rdms, cka
+
+    Notes
+    -----
+    Kriegeskorte, Mur & Bandettini (2008), "Representational similarity
+    analysis". For ``compare="pearson"`` or ``"cosine"`` with a correlation,
+    cosine or squared-Euclidean RDM, the comparison is computed exactly without
+    forming either RDM: such an RDM is ``D_ij = u_i + u_j - 2 z_i . z_j``, so the
+    sums over pairs that Pearson and cosine need reduce to row norms, column
+    sums and ``||Za' Zb||_F^2`` (``O(n d^2)`` time, ``O(d^2)`` memory). Rank
+    comparators need all ``n (n - 1) / 2`` entries.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reprlign.measures import rsa
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(50, 10)
+    >>> round(rsa(X, 2 * X + 1, compare="pearson"), 6)
+    1.0
+    """
+    if rdm_metric not in RDM_METRICS:
+        raise ValueError(f"rdm_metric must be one of {RDM_METRICS}, got {rdm_metric!r}")
+    if compare not in COMPARATORS:
+        raise ValueError(f"compare must be one of {COMPARATORS}, got {compare!r}")
+    if isinstance(max_memory_gb, bool) or not isinstance(max_memory_gb, numbers.Real) or not (
+        max_memory_gb > 0
+    ):
+        raise ValueError(f"max_memory_gb must be a positive number, got {max_memory_gb!r}")
+    X, Y = check_pair(X, Y, min_samples=3)
+    if compare in ("pearson", "cosine") and rdm_metric in _LINEAR_METRICS:
+        return _out(_exact_rsa(X, Y, rdm_metric, compare), X)
+    n = X.shape[0]
+    if compare in ("spearman", "tau_a"):
+        _check_memory(n, X, compare, max_memory_gb)
+    if compare == "spearman":
+        # One RDM at a time: only its ranks are kept while the other is formed.
+        ra = rankdata(rdm(X, rdm_metric))
+        rb = rankdata(rdm(Y, rdm_metric))
+        return _out(_pearson(ra, rb, "Spearman correlation between RDMs"), X)
+    return _out(_compare_vectors(rdm(X, rdm_metric), rdm(Y, rdm_metric), compare), X)
