@@ -7,13 +7,18 @@ floats out; torch tensors are computed on their device and give 0-d tensors.
 
 from ._cka import cka
 from ._knn import mutual_knn
+from ._minibatch import MinibatchCKA, layer_similarity
+from ._odd_one_out import odd_one_out_agreement
 from ._procrustes import procrustes
 from ._rsa import compare_rdms, rdm, rsa
 
 __all__ = [
+    "MinibatchCKA",
     "cka",
     "compare_rdms",
+    "layer_similarity",
     "mutual_knn",
+    "odd_one_out_agreement",
     "procrustes",
     "rdm",
     "rsa",

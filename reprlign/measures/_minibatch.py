@@ -1,0 +1,312 @@
+"""Minibatch CKA (Nguyen et al. 2021) for many layer pairs at once, and layer_similarity."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ..utils._backend import as_index, is_torch, to_float64
+from ..utils._torch import to_numpy
+
+
+def _as_layers(batch, name):
+    """(names or None, list of 2-D batches, single) from an array, a sequence or a dict."""
+    if isinstance(batch, dict):
+        names, arrays, single = list(batch), list(batch.values()), False
+    elif isinstance(batch, list | tuple):
+        names, arrays, single = None, list(batch), False
+    else:
+        names, arrays, single = None, [batch], True
+    if not arrays:
+        raise ValueError(f"{name} holds no layers")
+    out = []
+    for i, a in enumerate(arrays):
+        label = name if single else f"{name}[{names[i] if names else i}]"
+        if not is_torch(a):
+            a = np.asarray(a)
+            if not np.issubdtype(a.dtype, np.number):
+                raise TypeError(f"{label} must hold numbers, got dtype {a.dtype}")
+            a = a.astype(np.float64, copy=False) if a.dtype != np.float32 else a
+        elif not a.is_floating_point():
+            a = a.double()
+        if a.ndim < 2:
+            raise ValueError(f"{label} must have a batch axis and features, got shape "
+                             f"{tuple(a.shape)}")
+        a = a.reshape(a.shape[0], -1)  # conv maps (b, C, H, W) are flattened, as in the papers
+        finite = a.isfinite().all() if is_torch(a) else np.isfinite(a).all()
+        if not bool(finite):
+            raise ValueError(f"{label} contains NaN or infinite values")
+        out.append(a.detach() if is_torch(a) else a)
+    b = out[0].shape[0]
+    if any(a.shape[0] != b for a in out):
+        raise ValueError(f"all layers of {name} must have the same batch size")
+    return names, out, single
+
+
+def _u_centered(A):
+    """The U-centred linear Gram matrix of a batch, flattened (float64).
+
+    U-centring (Szekely & Rizzo 2014) zeroes the diagonal and removes row and
+    column means with the unbiased weights, so that
+    ``<U(K), U(L)> / (b (b - 3))`` is Song et al.'s unbiased HSIC.
+    """
+    b = A.shape[0]
+    K = to_float64(A @ A.T)
+    if is_torch(K):
+        K.fill_diagonal_(0)
+    else:
+        np.fill_diagonal(K, 0)
+    means = K.sum(axis=0) / (b - 2)
+    means = means - means.sum() / (2 * (b - 1))
+    K = K - means[:, None] - means[None, :]
+    if is_torch(K):
+        K.fill_diagonal_(0)
+    else:
+        np.fill_diagonal(K, 0)
+    return K.reshape(-1)
+
+
+def _stack(vectors):
+    if is_torch(vectors[0]):
+        import torch
+
+        return torch.stack(vectors)
+    return np.stack(vectors)
+
+
+class MinibatchCKA:
+    """Accumulate minibatch CKA between layers of two networks over many batches.
+
+    Call :meth:`update` once per batch with the features of the same stimuli
+    from every layer of interest, then :meth:`result`. Each layer's batch Gram
+    matrix is formed and U-centred once per batch; all layer pairs then come
+    from one matrix product, so L x M layer pairs cost about as much as L + M
+    Gram matrices.
+
+    Attributes
+    ----------
+    n_batches_ : int
+        Batches seen so far.
+    n_samples_ : int
+        Stimuli seen so far.
+    hsic_xy_ : ndarray of shape (L, M)
+        Sum over batches of the unbiased HSIC between each X layer and Y layer.
+    hsic_xx_ : ndarray of shape (L,)
+        Sum over batches of the unbiased HSIC of each X layer with itself.
+    hsic_yy_ : ndarray of shape (M,)
+        The same for the Y layers.
+    layers_x_, layers_y_ : list of str or None
+        Layer names when dicts were passed.
+
+    See Also
+    --------
+    cka : exact CKA on all stimuli at once.
+    layer_similarity : the layer x layer matrix from dicts of precomputed features.
+
+    Notes
+    -----
+    Nguyen, Raghu & Kornblith (2021), "Do wide and deep networks learn the same
+    things?": ``CKA_minibatch = sum_i HSIC_1(K_i, L_i) / sqrt(sum_i HSIC_1(K_i, K_i)
+    sum_i HSIC_1(L_i, L_i))`` with ``HSIC_1`` the unbiased estimator of Song et
+    al. (2012) on batch ``i``'s linear Gram matrices. It depends on how the
+    stimuli are split into batches, and differs from unbiased CKA on all
+    stimuli at once. Batches need at least 4 stimuli; torch tensors are
+    accumulated on their device in float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reprlign.measures import MinibatchCKA
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(512, 20)
+    >>> acc = MinibatchCKA()
+    >>> for start in range(0, 512, 128):
+    ...     rows = slice(start, start + 128)
+    ...     _ = acc.update(X[rows], 2 * X[rows] + 1)
+    >>> round(acc.result(), 6)
+    1.0
+    >>> acc = MinibatchCKA()
+    >>> _ = acc.update({"a": X[:128], "b": X[:128] ** 2}, None)  # every layer pair
+    >>> acc.result().shape
+    (2, 2)
+    """
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        """Forget every batch seen; returns ``self``."""
+        self.n_batches_ = 0
+        self.n_samples_ = 0
+        self.hsic_xy_ = None
+        self.hsic_xx_ = None
+        self.hsic_yy_ = None
+        self.layers_x_ = None
+        self.layers_y_ = None
+        self._shape = None
+        return self
+
+    def update(self, X_batch, Y_batch=None):
+        """Add one batch.
+
+        Parameters
+        ----------
+        X_batch : array-like, torch.Tensor, sequence or dict of them
+            Features of the batch's stimuli, shape (b, ...) each (more than two
+            axes are flattened); a sequence or dict gives several layers.
+        Y_batch : same kinds as ``X_batch``, or None
+            Features of the same stimuli from the other network (any number of
+            layers and widths). None compares the X layers with each other (a
+            self-similarity heatmap) and reuses their Gram matrices.
+
+        Returns
+        -------
+        self
+        """
+        names_x, xs, single_x = _as_layers(X_batch, "X_batch")
+        if Y_batch is None:
+            names_y, ys, single_y = names_x, xs, single_x
+        else:
+            names_y, ys, single_y = _as_layers(Y_batch, "Y_batch")
+        b = xs[0].shape[0]
+        if ys[0].shape[0] != b:
+            raise ValueError(
+                f"X_batch and Y_batch must hold the same stimuli: {b} and {ys[0].shape[0]} rows"
+            )
+        if b < 4:
+            raise ValueError(f"each batch needs at least 4 stimuli for unbiased HSIC, got {b}")
+        shape = (len(xs), len(ys), single_x and single_y, Y_batch is None)
+        if self._shape is not None and shape != self._shape:
+            raise ValueError("every batch must hold the same layers as the first one")
+        if self._shape is None:
+            self._shape = shape
+            self.layers_x_, self.layers_y_ = names_x, names_y
+        if any(is_torch(a) for a in xs + ys):
+            import torch
+
+            dev = next(a.device for a in xs + ys if is_torch(a))
+            xs = [torch.as_tensor(a, device=dev) for a in xs]
+            ys = xs if Y_batch is None else [torch.as_tensor(a, device=dev) for a in ys]
+        Ux = _stack([_u_centered(a) for a in xs])
+        Uy = Ux if Y_batch is None else _stack([_u_centered(a) for a in ys])
+        scale = 1.0 / (b * (b - 3))
+        hxy = (Ux @ Uy.T) * scale
+        hxx = (Ux * Ux).sum(axis=1) * scale
+        hyy = hxx if Y_batch is None else (Uy * Uy).sum(axis=1) * scale
+        if self.hsic_xy_ is None:
+            self.hsic_xy_, self.hsic_xx_, self.hsic_yy_ = hxy, hxx, hyy
+        else:
+            self.hsic_xy_ = self.hsic_xy_ + hxy
+            self.hsic_xx_ = self.hsic_xx_ + hxx
+            self.hsic_yy_ = self.hsic_yy_ + hyy
+        self.n_batches_ += 1
+        self.n_samples_ += b
+        return self
+
+    def result(self):
+        """Minibatch CKA: a float for single arrays, else an (L, M) array.
+
+        A layer with no variance in any batch gets CKA 0.0, with a
+        ``RuntimeWarning`` naming it.
+        """
+        if self.hsic_xy_ is None:
+            raise ValueError("MinibatchCKA.result() called before any update()")
+        hxy = to_numpy(self.hsic_xy_)
+        hxx = to_numpy(self.hsic_xx_)
+        hyy = to_numpy(self.hsic_yy_)
+        denom = np.sqrt(np.outer(hxx, hyy))
+        bad_x, bad_y = np.flatnonzero(hxx <= 0), np.flatnonzero(hyy <= 0)
+        if len(bad_x) or len(bad_y):
+            warnings.warn(
+                f"minibatch CKA is undefined for layers without variance (X: {bad_x.tolist()}, "
+                f"Y: {bad_y.tolist()}); their CKA is set to 0.0",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(denom > 0, hxy / np.where(denom > 0, denom, 1.0), 0.0)
+        return float(out[0, 0]) if self._shape[2] else out
+
+
+def layer_similarity(reps_a, reps_b=None, *, batch_size=256, shuffle=False, random_state=None):
+    """Layer x layer minibatch CKA matrix from precomputed features, in one pass.
+
+    Parameters
+    ----------
+    reps_a : dict of str -> array-like or torch.Tensor of shape (n, ...)
+        Features of the same n stimuli from each layer of a network (more
+        than two axes are flattened).
+    reps_b : dict or None, default=None
+        The same for another network; None compares ``reps_a`` with itself.
+    batch_size : int, default=256
+        Stimuli per minibatch (at least 4). A last batch of fewer than 4
+        stimuli is dropped with a warning that says how many.
+    shuffle : bool, default=False
+        Shuffle the stimuli before splitting them into batches.
+    random_state : int, RandomState or None
+        Seed for the shuffle.
+
+    Returns
+    -------
+    ndarray of shape (len(reps_a), len(reps_b))
+        Rows follow the order of ``reps_a``'s keys, columns that of ``reps_b``.
+
+    See Also
+    --------
+    MinibatchCKA, cka
+
+    Notes
+    -----
+    Raghu et al. (2021) and Nguyen et al. (2021) draw such heatmaps to compare
+    the layers of two networks (or of one network with itself).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reprlign.measures import layer_similarity
+    >>> rng = np.random.RandomState(0)
+    >>> h1 = rng.randn(600, 32)
+    >>> reps = {"h1": h1, "h2": np.maximum(h1 @ rng.randn(32, 16), 0)}
+    >>> S = layer_similarity(reps, batch_size=200)
+    >>> S.shape, round(float(S[0, 0]), 6)
+    ((2, 2), 1.0)
+    """
+    for name, reps in (("reps_a", reps_a), ("reps_b", reps_b)):
+        if reps is not None and (not isinstance(reps, dict) or not reps):
+            raise TypeError(f"{name} must be a non-empty dict of layer name -> features")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or (
+        batch_size < 4
+    ):
+        raise ValueError(f"batch_size must be an integer >= 4, got {batch_size!r}")
+    layers = list(reps_a.values()) + ([] if reps_b is None else list(reps_b.values()))
+    n = layers[0].shape[0]
+    for key, a in list(reps_a.items()) + list((reps_b or {}).items()):
+        if a.shape[0] != n:
+            raise ValueError(f"layer {key!r} has {a.shape[0]} stimuli, expected {n}")
+    order = np.arange(n)
+    if shuffle:
+        order = check_random_state(random_state).permutation(n)
+    acc = MinibatchCKA()
+    dropped = 0
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        if len(idx) < 4:
+            dropped = len(idx)
+            break
+        xa = {k: v[as_index(idx, v)] for k, v in reps_a.items()}
+        xb = None if reps_b is None else {k: v[as_index(idx, v)] for k, v in reps_b.items()}
+        acc.update(xa, xb)
+    if dropped:
+        warnings.warn(
+            f"layer_similarity: the last {dropped} stimuli form a batch of fewer than 4 and "
+            "were left out",
+            UserWarning,
+            stacklevel=2,
+        )
+    if acc.n_batches_ == 0:
+        raise ValueError(f"layer_similarity needs at least 4 stimuli, got {n}")
+    return acc.result()
+

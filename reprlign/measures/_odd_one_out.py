@@ -1,0 +1,78 @@
+"""Agreement of a representation with human odd-one-out choices, via reprlign.triplets."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ..triplets import choice_kl, choice_probabilities, odd_one_out_accuracy, validate_triplets
+from ..utils._backend import is_torch
+from ..utils._validation import check_features
+
+
+def odd_one_out_agreement(X, triplets, y=None, *, similarity="cosine", temperature=1.0):
+    """How well a representation reproduces human odd-one-out choices.
+
+    Parameters
+    ----------
+    X : array-like or torch.Tensor of shape (n_objects, d)
+        The representation, one row per object.
+    triplets : array-like of shape (m, 3)
+        Object indices into ``X`` (see :mod:`reprlign.triplets`).
+    y : None, array-like of shape (m,) or of shape (m, 3)
+        Human choices: None for canonical triplets (odd one out last), the
+        odd-one-out position of each triplet, or a choice distribution per
+        triplet in the odd-one-out layout (for example ``choice_proba`` of
+        :func:`reprlign.datasets.load_things_triplets`).
+    similarity : {"cosine", "dot"}, default="cosine"
+        Pair similarity; cosine is the usual zero-shot choice for raw features.
+    temperature : float, default=1.0
+        Softmax temperature of the model's choice distribution (used for the
+        KL divergence only).
+
+    Returns
+    -------
+    sklearn.utils.Bunch
+        * ``accuracy``: fraction of triplets whose human odd one out the
+          representation predicts (ties are wrong; chance 1/3). With choice
+          distributions, the human answer is the majority (an exact tie goes to
+          the lowest position).
+        * ``kl``: mean ``KL(human || model)`` when ``y`` holds choice
+          distributions, else None.
+        * ``n_triplets``: m.
+
+    See Also
+    --------
+    reprlign.triplets.odd_one_out_accuracy, reprlign.triplets.choice_kl
+
+    Notes
+    -----
+    The odd-one-out protocol of Hebart et al. (2020) and Muttenthaler et al.
+    (2023); this is a thin combination of :func:`~reprlign.triplets.odd_one_out_accuracy`,
+    :func:`~reprlign.triplets.choice_probabilities` and
+    :func:`~reprlign.triplets.choice_kl`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reprlign.measures import odd_one_out_agreement
+    >>> X = np.array([[1.0, 0], [0.9, 0.1], [0, 1]])
+    >>> odd_one_out_agreement(X, [[0, 1, 2]]).accuracy
+    1.0
+    """
+    X = check_features(X, name="X")
+    t = validate_triplets(triplets, X.shape[0])
+    kl = None
+    if y is not None:
+        y_arr = np.asarray(y.detach().cpu() if is_torch(y) else y)
+        if y_arr.ndim == 2:
+            if y_arr.shape != (t.shape[0], 3):
+                raise ValueError(
+                    f"y as choice distributions must have shape ({t.shape[0]}, 3), "
+                    f"got {y_arr.shape}"
+                )
+            proba = choice_probabilities(X, t, similarity=similarity, temperature=temperature)
+            kl = choice_kl(y_arr, proba)
+            y = y_arr.argmax(axis=1)
+    accuracy = odd_one_out_accuracy(X, t, y, similarity=similarity)
+    return Bunch(accuracy=accuracy, kl=kl, n_triplets=int(t.shape[0]))
