@@ -11,15 +11,19 @@ from ._minibatch import MinibatchCKA, layer_similarity
 from ._odd_one_out import odd_one_out_agreement
 from ._procrustes import procrustes
 from ._rsa import compare_rdms, rdm, rsa
+from ._stats import bootstrap, permutation_test, rdm_noise_ceiling
 
 __all__ = [
     "MinibatchCKA",
+    "bootstrap",
     "cka",
     "compare_rdms",
     "layer_similarity",
     "mutual_knn",
     "odd_one_out_agreement",
+    "permutation_test",
     "procrustes",
     "rdm",
+    "rdm_noise_ceiling",
     "rsa",
 ]
