@@ -12,17 +12,21 @@ Submodules: :mod:`reprlign.triplets` (odd-one-out triplets),
 
 __version__ = "0.1.0.dev0"
 
+from ._align import HumanAlignTransformer  # noqa: E402
 from ._features import FeatureExtractor  # noqa: E402
 from ._growing import GrowingMLP, GrowingMLPRegressor  # noqa: E402
 from ._layers import model_layer_similarity  # noqa: E402
 from ._oko import OKOClassifier  # noqa: E402
 from ._robustness import block_removal_robustness, perturbation_robustness  # noqa: E402
+from ._scorer import RSAScorer  # noqa: E402
 
 __all__ = [
     "FeatureExtractor",
     "GrowingMLP",
     "GrowingMLPRegressor",
+    "HumanAlignTransformer",
     "OKOClassifier",
+    "RSAScorer",
     "__version__",
     "block_removal_robustness",
     "model_layer_similarity",
