@@ -90,3 +90,53 @@ def plot_robustness(result, *, ax=None, marker="o"):
     ax.set_ylabel("CKA to the unperturbed model")
     ax.legend(fontsize="small")
     return ax
+
+
+def plot_reliability_diagram(y_true, y_prob, *, n_bins=10, strategy="uniform", labels=None,
+                             ax=None, label=None, color=None, show_counts=True):
+    """Reliability diagram: per-bin accuracy against mean confidence (top label).
+
+    Bars show each bin's accuracy over its confidence range; the diagonal is
+    perfect calibration, bars below it are over-confident. The legend entry
+    carries the top-label ECE.
+
+    Parameters
+    ----------
+    y_true, y_prob, n_bins, strategy, labels
+        As in :func:`reprlign.calibration.reliability_curve`.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+    label : str, optional
+        Legend name (the ECE is appended).
+    color : matplotlib colour, optional
+    show_counts : bool, default=True
+        Mark each bin's mean confidence with a dot whose area follows its count.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    See Also
+    --------
+    reprlign.calibration.expected_calibration_error
+    """
+    from .calibration import reliability_curve
+
+    curve = reliability_curve(y_true, y_prob, n_bins=n_bins, strategy=strategy, labels=labels)
+    ax = _axes(ax)
+    edges, full = curve.bin_edges, curve.counts > 0
+    text = f"ECE = {curve.ece:.3f}" if label is None else f"{label} (ECE = {curve.ece:.3f})"
+    bars = ax.bar(edges[:-1][full], curve.accuracy[full], width=np.diff(edges)[full],
+                  align="edge", alpha=0.5, edgecolor="black", color=color, label=text)
+    if show_counts:
+        area = 300.0 * curve.counts[full] / curve.counts.sum()
+        ax.scatter(curve.confidence[full], curve.accuracy[full], s=area,
+                   color=bars.patches[0].get_facecolor() if bars.patches else color,
+                   edgecolor="black", zorder=3)
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top-label probability)")
+    ax.set_ylabel("accuracy")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
