@@ -1,0 +1,144 @@
+"""Layer x layer minibatch CKA of two torch models: reprlign against torch-cka 0.21.
+
+Target (issue 7): 8 x 8 layers, n = 10,000 stimuli, layer widths up to 2,048,
+batches of 512, in under 60 s on 2 CPU cores, with memory bounded by the batch
+(not by n), and at least 5x faster than torch-cka 0.21 (PyPI, the peer) on the
+same models, data and batches, measured in the same run.
+
+The two models are MLPs with eight hooked ``Linear`` + ``Tanh`` stages whose
+widths alternate up to 2,048 (so every layer is a genuine (n, d) representation
+and the forward passes are cheap next to the CKA work; both tools pay them).
+Features are flattened, as torch-cka does. Each tool runs in its own
+subprocess so that its peak resident memory (``ru_maxrss``) is its own; ours is
+also run at n = 2,500 to show that its memory does not grow with n. The two
+CKA matrices are compared (torch-cka runs in float32 without centring, so they
+agree to about 1e-3).
+
+Run: ``python benchmarks/bench_layers.py [--n 10000] [--skip-peer]``
+(wrap it in ``flock /tmp/reprlign-bench.lock`` on a shared machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+WIDTHS_A = [2048, 256, 2048, 512, 2048, 256, 1024, 128]
+WIDTHS_B = [1024, 2048, 512, 2048, 256, 2048, 512, 64]
+D_IN = 256
+BATCH = 512
+
+
+def make_model(widths, seed):
+    import torch
+
+    torch.manual_seed(seed)
+    layers, d = [], D_IN
+    for w in widths:
+        layers.append(torch.nn.Sequential(torch.nn.Linear(d, w), torch.nn.Tanh()))
+        d = w
+    return torch.nn.Sequential(*layers).eval()
+
+
+def make_data(n):
+    return np.random.RandomState(0).randn(n, D_IN).astype(np.float32)
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(tool, n, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = make_model(WIDTHS_A, 0), make_model(WIDTHS_B, 1)
+    names = [str(i) for i in range(8)]
+    X = make_data(n)
+    base = peak_rss_mb()
+    if tool == "ours":
+        from reprlign import model_layer_similarity
+
+        t0 = time.perf_counter()
+        res = model_layer_similarity(a, b, X, names, names, batch_size=BATCH)
+        elapsed = time.perf_counter() - t0
+        S = res.similarity
+    else:
+        import warnings
+
+        from torch.utils.data import DataLoader, TensorDataset
+        from torch_cka import CKA
+
+        loader = DataLoader(TensorDataset(torch.from_numpy(X)), batch_size=BATCH)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            peer = CKA(a, b, model1_name="A", model2_name="B", model1_layers=names,
+                       model2_layers=names)
+            peer.compare(loader)
+            elapsed = time.perf_counter() - t0
+        S = peer.export()["CKA"].numpy()
+    print(json.dumps({"time": elapsed, "peak_mb": peak_rss_mb(), "base_mb": base,
+                      "S": np.asarray(S, dtype=float).tolist()}))
+
+
+def child(tool, n, threads):
+    out = subprocess.run([sys.executable, __file__, "--child", tool, "--n", str(n),
+                          "--threads", str(threads)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=10_000)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--skip-peer", action="store_true", help="do not run torch-cka")
+    p.add_argument("--child", choices=["ours", "torch-cka"], help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return run_child(args.child, args.n, args.threads)
+
+    from _machine import describe
+
+    print(describe())
+    print(f"8 x 8 layers, widths A={WIDTHS_A}, B={WIDTHS_B}, input {D_IN}, n={args.n:,}, "
+          f"batch {BATCH}, float32, {args.threads} torch threads\n")
+    ours = child("ours", args.n, args.threads)
+    small = child("ours", args.n // 4, args.threads)
+    print(f"reprlign model_layer_similarity  n={args.n:>6,}: {ours['time']:6.2f} s, "
+          f"peak RSS {ours['peak_mb']:.0f} MB (+{ours['peak_mb'] - ours['base_mb']:.0f} MB "
+          f"over the loaded models and data)")
+    print(f"reprlign model_layer_similarity  n={args.n // 4:>6,}: {small['time']:6.2f} s, "
+          f"peak RSS {small['peak_mb']:.0f} MB (+{small['peak_mb'] - small['base_mb']:.0f} MB)")
+    held = 4 * args.n * (sum(WIDTHS_A) + sum(WIDTHS_B)) / 2**20
+    print(f"(holding every layer's features for n={args.n:,} would take {held:.0f} MB)")
+    print(f"target under 60 s: {'met' if ours['time'] < 60 else 'MISSED'}")
+    if args.skip_peer:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("torch_cka") is None:
+        print("torch-cka not installed: pip install --no-deps torch-cka==0.21 (needs tqdm)")
+        return
+    peer = child("torch-cka", args.n, args.threads)
+    diff = np.abs(np.asarray(ours["S"]) - np.asarray(peer["S"])).max()
+    speedup = peer["time"] / ours["time"]
+    print(f"torch-cka 0.21 CKA.compare        n={args.n:>6,}: {peer['time']:6.2f} s, "
+          f"peak RSS {peer['peak_mb']:.0f} MB (+{peer['peak_mb'] - peer['base_mb']:.0f} MB)")
+    print(f"speed-up {speedup:.1f}x (target >= 5x: {'met' if speedup >= 5 else 'MISSED'}); "
+          f"max |CKA difference| = {diff:.1e}")
+
+
+if __name__ == "__main__":
+    main()
