@@ -16,6 +16,7 @@ from ._align import HumanAlignTransformer  # noqa: E402
 from ._features import FeatureExtractor  # noqa: E402
 from ._growing import GrowingMLP, GrowingMLPRegressor  # noqa: E402
 from ._layers import model_layer_similarity  # noqa: E402
+from ._levels import levels_agreement, things_levels, triplet_levels  # noqa: E402
 from ._oko import OKOClassifier  # noqa: E402
 from ._robustness import block_removal_robustness, perturbation_robustness  # noqa: E402
 from ._scorer import RSAScorer  # noqa: E402
@@ -29,6 +30,9 @@ __all__ = [
     "RSAScorer",
     "__version__",
     "block_removal_robustness",
+    "levels_agreement",
     "model_layer_similarity",
     "perturbation_robustness",
+    "things_levels",
+    "triplet_levels",
 ]
