@@ -213,7 +213,8 @@ def test_aggregate_triplets_distributions():
 
 def test_noise_ceiling_hand_computed():
     # Triplet A: 3 responses odd=2, 1 response odd=0.
-    #   each odd=2 response: others {2:2, 0:1} -> majority 2 -> 1; odd=0 response: others {2:3} -> 0.
+    #   each odd=2 response: others {2:2, 0:1} -> majority 2 -> 1;
+    #   the odd=0 response: others {2:3} -> 0.
     # Triplet B: 1 response odd=2, 1 response odd=1: others are single votes for the other -> 0.
     t = np.array([[0, 1, 2]] * 3 + [[1, 2, 0], [3, 4, 5], [3, 5, 4]])
     assert noise_ceiling(t) == pytest.approx(3 / 6)

@@ -1,0 +1,249 @@
+"""Pair similarities, choice probabilities and accuracy of a representation on triplets."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ..utils._backend import as_index, is_torch, row_normalize, softmax
+from ..utils._torch import to_numpy
+from ..utils._validation import check_features, check_positive
+from ._core import _odd_positions, canonicalize, validate_triplets
+
+SIMILARITIES = ("dot", "cosine")
+
+# The Gram route needs an n x n matrix; above this many bytes we gather row-wise.
+_GRAM_MAX_BYTES = 1 << 30
+
+
+def _check_similarity(similarity):
+    if similarity not in SIMILARITIES:
+        raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
+
+
+def _use_gram(n_objects, n_triplets, itemsize):
+    # Gram: n^2 d flops then gathers; row-wise: 3 m d flops with scattered reads.
+    return n_objects * n_objects <= 4 * n_triplets and (
+        n_objects * n_objects * itemsize <= _GRAM_MAX_BYTES
+    )
+
+
+def _opposite_pair_similarities(Z, triplets, similarity, chunk_size):
+    """The three columns of :func:`triplet_similarities` as separate 1-D arrays."""
+    _check_similarity(similarity)
+    Z = check_features(Z, name="Z")
+    t = validate_triplets(triplets, Z.shape[0])
+    if similarity == "cosine":
+        Z = row_normalize(Z)
+    m, n = t.shape[0], Z.shape[0]
+    i, j, k = np.ascontiguousarray(t.T)
+    pairs = ((j, k), (i, k), (i, j))  # opposite positions 0, 1, 2
+    itemsize = Z.element_size() if is_torch(Z) else Z.itemsize
+    if _use_gram(n, m, itemsize):
+        S = (Z @ Z.T).reshape(-1)
+        if is_torch(Z):
+            return tuple(S[as_index(a * n + b, Z)] for a, b in pairs)
+        return tuple(np.take(S, a * n + b) for a, b in pairs)
+    cat = __import__("torch").cat if is_torch(Z) else np.concatenate
+    out = []
+    for a, b in pairs:
+        parts = [
+            (Z[as_index(a[s : s + chunk_size], Z)] * Z[as_index(b[s : s + chunk_size], Z)]).sum(-1)
+            for s in range(0, m, chunk_size)
+        ]
+        out.append(cat(parts))
+    return tuple(out)
+
+
+def triplet_similarities(Z, triplets, *, similarity="dot", chunk_size=1_000_000):
+    """Pairwise similarities of each triplet in the odd-one-out layout.
+
+    Parameters
+    ----------
+    Z : array-like or torch.Tensor of shape (n_objects, d)
+        The representation; a torch tensor is computed on its device and the
+        result stays a tensor (differentiable).
+    triplets : array-like of shape (m, 3)
+        Object indices into ``Z``.
+    similarity : {"dot", "cosine"}, default="dot"
+        Plain inner products, or inner products of L2-normalised rows.
+    chunk_size : int, default=1_000_000
+        Triplets gathered at once when computing row by row.
+
+    Returns
+    -------
+    ndarray or Tensor of shape (m, 3)
+        Column ``q`` is the similarity of the pair opposite position ``q``:
+        ``[s(j,k), s(i,k), s(i,j)]``.
+
+    Notes
+    -----
+    When the objects are few relative to the triplets (as for THINGS: 1,854
+    objects, millions of triplets), one GEMM ``S = Z Z^T`` followed by gathers
+    is far cheaper than a product per triplet; otherwise the rows are gathered
+    and multiplied chunk by chunk. Both give the same numbers.
+    """
+    cols = _opposite_pair_similarities(Z, triplets, similarity, chunk_size)
+    if is_torch(cols[0]):
+        import torch
+
+        return torch.stack(cols, dim=1)
+    return np.stack(cols, axis=1)
+
+
+def choice_probabilities(Z, triplets, *, similarity="dot", temperature=1.0):
+    """Model choice distribution over the odd one out: ``softmax(s / T)``.
+
+    Parameters
+    ----------
+    Z : array-like or torch.Tensor of shape (n_objects, d)
+        The representation.
+    triplets : array-like of shape (m, 3)
+        Object indices into ``Z``.
+    similarity : {"dot", "cosine"}, default="dot"
+        How pair similarity is measured.
+    temperature : float, default=1.0
+        Softmax temperature ``T``; larger is more uncertain.
+
+    Returns
+    -------
+    ndarray or Tensor of shape (m, 3)
+        Column ``q`` is the probability that position ``q`` is the odd one out
+        (rows sum to 1).
+    """
+    check_positive(temperature, "temperature")
+    return softmax(triplet_similarities(Z, triplets, similarity=similarity) / temperature, axis=-1)
+
+
+def choice_kl(target, proba, *, eps=1e-12):
+    """Mean KL divergence ``KL(target || proba)`` between rows of choice distributions.
+
+    Parameters
+    ----------
+    target : array-like of shape (m, 3)
+        Reference distributions (human choice distributions, a teacher's).
+    proba : array-like of shape (m, 3)
+        Model distributions in the same column order.
+    eps : float, default=1e-12
+        Floor applied to ``proba`` so a zero where the target has mass gives a
+        large finite value instead of ``inf``.
+
+    Returns
+    -------
+    float
+        ``mean_rows sum_q target_q log(target_q / proba_q)``, with ``0 log 0 = 0``.
+    """
+    from scipy.special import rel_entr
+
+    target = _check_distributions(target, "target")
+    proba = _check_distributions(proba, "proba")
+    if target.shape != proba.shape:
+        raise ValueError(f"target has shape {target.shape} but proba has shape {proba.shape}")
+    return float(rel_entr(target, np.maximum(proba, eps)).sum(axis=1).mean())
+
+
+def _check_distributions(p, name, atol=1e-6):
+    if is_torch(p):
+        p = p.detach().cpu().numpy()
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (m, 3), got {p.shape}")
+    if not np.isfinite(p).all() or (p < 0).any():
+        raise ValueError(f"{name} must hold finite, non-negative probabilities")
+    sums = p.sum(axis=1)
+    bad = np.abs(sums - 1) > atol
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ValueError(f"{name} row {row} sums to {sums[row]:.6g}, not 1")
+    return p
+
+
+def predict_odd_one_out(Z, triplets, *, similarity="dot"):
+    """Position (0, 1 or 2) of the predicted odd one out of each triplet.
+
+    The odd one out is opposite the most similar pair; an exact tie goes to
+    the lowest position (use :func:`odd_one_out_correct` to score with the tie
+    rule).
+    """
+    s = triplet_similarities(Z, triplets, similarity=similarity)
+    if is_torch(s):
+        s = s.detach().cpu().numpy()
+    return s.argmax(axis=1)
+
+
+def odd_one_out_correct(Z, triplets, y=None, *, similarity="dot"):
+    """Boolean mask of triplets whose human choice the representation reproduces.
+
+    A triplet is correct only when the human pair is *strictly* more similar
+    than both other pairs (ties are wrong).
+
+    Parameters
+    ----------
+    Z : array-like or torch.Tensor of shape (n_objects, d)
+        The representation.
+    triplets : array-like of shape (m, 3)
+        Object indices into ``Z``.
+    y : None or array-like of shape (m,)
+        Position of the human odd one out; None means canonical triplets (the
+        last column is the odd one out).
+    similarity : {"dot", "cosine"}, default="dot"
+        How pair similarity is measured.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (m,)
+    """
+    cols = [to_numpy(c) for c in _opposite_pair_similarities(Z, triplets, similarity, 1_000_000)]
+    m = cols[0].shape[0]
+    if y is None:  # canonical: the human pair is opposite position 2
+        return (cols[2] > cols[0]) & (cols[2] > cols[1])
+    odd = _odd_positions(y, m)
+    s = np.stack(cols, axis=1)
+    rows = np.arange(m)
+    human = s[rows, odd]
+    others = s[rows[:, None], (odd[:, None] + np.array([1, 2])) % 3]
+    return (human > others[:, 0]) & (human > others[:, 1])
+
+
+def odd_one_out_accuracy(Z, triplets, y=None, *, similarity="dot"):
+    """Fraction of triplets whose human odd one out the representation predicts.
+
+    Ties count as wrong (see :func:`odd_one_out_correct`); chance is 1/3.
+    Zero-shot evaluation of raw features usually uses ``similarity="cosine"``.
+
+    Returns
+    -------
+    float
+    """
+    return float(odd_one_out_correct(Z, triplets, y, similarity=similarity).mean())
+
+
+def simulate_choices(Z, triplets, *, similarity="dot", temperature=1.0, random_state=None):
+    """Let a representation answer triplets: sample each odd one out from its choice distribution.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_objects, d)
+        The representation playing the person (for example a ground-truth
+        "human" embedding from :func:`reprlign.datasets.make_hierarchical_concepts`).
+    triplets : array-like of shape (m, 3)
+        Unlabelled triplets, for example from :func:`sample_triplets`.
+    similarity : {"dot", "cosine"}, default="dot"
+        How pair similarity is measured.
+    temperature : float, default=1.0
+        Softmax temperature; ``T -> 0`` gives the deterministic majority answer.
+    random_state : int, RandomState or None
+        Seed for the draws.
+
+    Returns
+    -------
+    numpy.ndarray of shape (m, 3)
+        Canonical triplets (the sampled odd one out last).
+    """
+    proba = choice_probabilities(Z, triplets, similarity=similarity, temperature=temperature)
+    if is_torch(proba):
+        proba = proba.detach().cpu().numpy()
+    rng = check_random_state(random_state)
+    u = rng.random_sample(proba.shape[0])[:, None]
+    odd = (np.cumsum(proba, axis=1) < u).sum(axis=1).clip(0, 2)
+    return canonicalize(triplets, odd)
