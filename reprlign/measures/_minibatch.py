@@ -46,6 +46,13 @@ def _as_layers(batch, name):
     return names, out, single
 
 
+def _zero_diagonal(K):
+    if is_torch(K):
+        K.fill_diagonal_(0)
+    else:
+        np.fill_diagonal(K, 0)
+
+
 def _u_centered(A):
     """The U-centred linear Gram matrix of a batch, flattened (float64).
 
@@ -55,17 +62,12 @@ def _u_centered(A):
     """
     b = A.shape[0]
     K = to_float64(A @ A.T)
-    if is_torch(K):
-        K.fill_diagonal_(0)
-    else:
-        np.fill_diagonal(K, 0)
+    _zero_diagonal(K)
     means = K.sum(axis=0) / (b - 2)
     means = means - means.sum() / (2 * (b - 1))
-    K = K - means[:, None] - means[None, :]
-    if is_torch(K):
-        K.fill_diagonal_(0)
-    else:
-        np.fill_diagonal(K, 0)
+    K -= means[:, None]
+    K -= means[None, :]
+    _zero_diagonal(K)
     return K.reshape(-1)
 
 
