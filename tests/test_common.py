@@ -24,6 +24,12 @@ CHECK_PARAMS["OKOClassifier"] = {
     "hidden_layer_sizes": (16,), "sets_per_epoch": 64, "max_epochs": 15, "lr": 1e-2,
     "early_stopping": False, "random_state": 0,
 }
+# GrowingMLP(Regressor): 4 -> 16 hidden units in 3 growth events, full batch, 40 epochs.
+for _name in ("GrowingMLP", "GrowingMLPRegressor"):
+    CHECK_PARAMS[_name] = {
+        "hidden_layer_sizes": 16, "initial_hidden_sizes": 4, "grow_by": 4, "grow_every": 8,
+        "max_epochs": 40, "lr": 0.05, "random_state": 0,
+    }
 
 # Estimator name -> {check name: one-line reason}.
 EXPECTED_FAILURES: dict[str, dict[str, str]] = {}
