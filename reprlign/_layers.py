@@ -20,6 +20,12 @@ class _PairwiseHSIC:
     three terms of the estimator for all pairs then come from one matrix
     product of the flattened Grams and one of their row sums. Memory: the
     Grams of one batch plus ``n_a * n_b`` scalars, whatever ``n``.
+
+    It computes what :class:`reprlign.measures.MinibatchCKA` computes (the
+    tests check they agree), specialised for model streaming: inputs are
+    tensors straight from forward hooks, so it skips the measure's input
+    validation and float64 U-centring, which made a 16-layer batch of 512
+    about 2.5x slower there; the finiteness of the result is checked once.
     """
 
     def __init__(self):
@@ -93,7 +99,8 @@ class _PairwiseHSIC:
         bad = ~np.isfinite(out)
         if bad.any():
             warnings.warn(f"{int(bad.sum())} layer pair(s) involve a constant representation "
-                          f"(zero HSIC): their CKA is reported as NaN", stacklevel=3)
+                          f"(zero HSIC) or non-finite activations: their CKA is reported as NaN",
+                          stacklevel=3)
         return out
 
 

@@ -70,6 +70,20 @@ def test_matches_the_formula_across_models(images):
     np.testing.assert_allclose(res32.similarity, ref, atol=2e-4)
 
 
+def test_agrees_with_measures_minibatch_cka(images):
+    from reprlign.measures import MinibatchCKA
+
+    vit, cnn = _model(TinyViT).double(), _model(TinyCNN).double()
+    la, lb = ["blocks.0", "head"], ["act1", "act2", "head"]
+    ours = model_layer_similarity(vit, cnn, images, la, lb, batch_size=35)
+    fa = FeatureExtractor(vit, la, pooling="flatten").fit(images).extract(images)
+    fb = FeatureExtractor(cnn, lb, pooling="flatten").fit(images).extract(images)
+    acc = MinibatchCKA()
+    for s in range(0, 70, 35):
+        acc.update({k: v[s:s + 35] for k, v in fa.items()}, {k: v[s:s + 35] for k, v in fb.items()})
+    np.testing.assert_allclose(ours.similarity, acc.result(), rtol=1e-9)
+
+
 def test_self_similarity_is_symmetric_with_unit_diagonal(images):
     cnn = _model(TinyCNN)
     layers = ["conv1", "act1", "act2", "head"]
