@@ -87,22 +87,30 @@ def rdm(X, metric="correlation", *, square=False):
         raise ValueError(f"metric must be one of {RDM_METRICS}, got {metric!r}")
     X = check_features(X, name="X", min_samples=2)
     Z = _embedding(X, metric)
-    G = Z @ Z.T
+    # In place on the Gram matrix: an n x n RDM is formed without n x n temporaries.
+    D = Z @ Z.T
+    D *= -2.0
     if metric in ("correlation", "cosine"):
-        D = 1.0 - 2.0 * G
+        D += 1.0
     else:
         u = (Z * Z).sum(axis=1)
-        D = u[:, None] + u[None, :] - 2.0 * G
-    del G
-    D = D.clamp_min(0) if is_torch(D) else np.maximum(D, 0, out=D)
+        D += u[:, None]
+        D += u[None, :]
+    D = D.clamp_min_(0) if is_torch(D) else np.maximum(D, 0, out=D)
     if is_torch(D):
         D.fill_diagonal_(0)
     else:
         np.fill_diagonal(D, 0)
     if metric == "euclidean":
         D = sqrt(D)
-    if square:
-        return (D + D.T) / 2  # exact symmetry despite GEMM rounding
+    if square:  # mirror the upper triangle: exactly symmetric, and equal to the vector form
+        if is_torch(D):
+            import torch
+
+            return torch.triu(D) + torch.triu(D, 1).T
+        il = np.tril_indices(D.shape[0], -1)
+        D[il] = D.T[il]
+        return D
     return upper_triangle(D)
 
 
@@ -142,10 +150,10 @@ def _pearson(a, b, what="Pearson correlation between RDMs"):
     b = to_float64(b)
     a = a - a.mean()
     b = b - b.mean()
-    saa, sbb = (a * a).sum(), (b * b).sum()
+    saa, sbb = a @ a, b @ b  # BLAS dot products: no temporaries
     if not bool(saa > 0) or not bool(sbb > 0):
         return degenerate(what, "an RDM is constant")
-    return (a * b).sum() / sqrt(saa * sbb)
+    return (a @ b) / sqrt(saa * sbb)
 
 
 def _tau_a(a, b):

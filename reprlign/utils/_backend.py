@@ -128,22 +128,21 @@ def rankdata(x):
         ranks[order] = avg[group]
         return ranks
     x = np.asarray(x)
+    m = x.shape[0]
     order = np.argsort(x)  # numpy's SIMD sort: far faster than scipy's rankdata
     values = x[order]
-    new = np.empty(values.shape[0], dtype=bool)
+    new = np.empty(m, dtype=bool)
     new[0] = True
     np.not_equal(values[1:], values[:-1], out=new[1:])
     del values
-    starts = np.flatnonzero(new)
-    if starts.shape[0] == x.shape[0]:  # no ties: the common case
-        ranks = np.empty(x.shape[0], dtype=np.float64)
-        ranks[order] = np.arange(1, x.shape[0] + 1, dtype=np.float64)
+    ranks = np.empty(m, dtype=np.float64)
+    if np.count_nonzero(new) == m:  # no ties: the common case, one scatter
+        ranks[order] = np.arange(1, m + 1, dtype=np.float64)
         return ranks
-    ends = np.append(starts[1:], x.shape[0])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], m)
     avg = (starts + ends + 1) / 2.0
-    group = np.cumsum(new) - 1
-    ranks = np.empty(x.shape[0], dtype=np.float64)
-    ranks[order] = avg[group]
+    ranks[order] = avg[np.cumsum(new) - 1]
     return ranks
 
 
