@@ -14,23 +14,11 @@ from . import __version__
 
 
 def _cmd_demo(args) -> int:
-    from .datasets import FEATURE_SETS, load_things_features, load_things_triplets
-    from .triplets import choice_kl, choice_probabilities, noise_ceiling, odd_one_out_accuracy
+    from ._demo import run_demo
 
-    data = load_things_triplets()
-    ceiling = noise_ceiling(data.triplets)
-    print(f"THINGS noise-ceiling set: {len(data.triplets):,} responses to "
-          f"{len(data.unique_triplets):,} triplets over {data.n_objects:,} concepts")
-    print(f"human noise ceiling (leave-one-out majority): {ceiling:.3f}   chance: 0.333\n")
-    print(f"{'features':<22}{'zero-shot acc':>15}{'KL to humans':>15}")
-    names = sorted(FEATURE_SETS) if args.features == "all" else [args.features]
-    for name in names:
-        F = load_things_features(name)
-        acc = odd_one_out_accuracy(F, data.triplets, similarity="cosine")
-        proba = choice_probabilities(F, data.unique_triplets, similarity="cosine",
-                                     temperature=args.temperature)
-        kl = choice_kl(data.choice_proba, proba)
-        print(f"{name:<22}{acc:>15.3f}{kl:>15.3f}")
+    run_demo(features=args.features, reg=args.reg, local_weight=args.local_weight,
+             n_splits=args.n_splits, output=None if args.output == "none" else args.output,
+             random_state=args.random_state)
     return 0
 
 
@@ -193,6 +181,16 @@ def _add_align_parser(sub):
     p.set_defaults(func=_cmd_align)
 
 
+def _float_list(text):
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from exc
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m reprlign",
@@ -203,15 +201,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="odd-one-out agreement of bundled MiniLM features with THINGS human judgments",
-        description="Zero-shot odd-one-out accuracy and KL divergence to human choice "
-        "distributions of the bundled MiniLM features on the THINGS noise-ceiling set.",
+        help="align bundled MiniLM features to THINGS human odd-one-out judgments",
+        description="Zero-shot odd-one-out accuracy of bundled MiniLM features on the THINGS "
+        "noise-ceiling set, then a grouped-CV grid search over alignment strength of "
+        "HumanAlignTransformer (gLocal): held-out accuracy and KL to the human choice "
+        "distributions, the human noise ceiling, a table and a PNG plot.",
     )
-    demo.add_argument("--features", default="all",
-                      choices=["all", "minilm-words", "minilm-definitions"],
-                      help="which bundled feature set to evaluate (default: all)")
-    demo.add_argument("--temperature", type=float, default=0.1,
-                      help="softmax temperature of cosine similarities for the KL (default: 0.1)")
+    demo.add_argument("--features", default="minilm-words",
+                      choices=["minilm-words", "minilm-definitions"],
+                      help="which bundled feature set to align (default: minilm-words)")
+    demo.add_argument("--reg", type=_float_list, default=[0.1, 1.0, 10.0, 100.0],
+                      help="comma-separated grid of reg, the pull toward the original "
+                      "representation (gLocal's lambda) (default: 0.1,1,10,100)")
+    demo.add_argument("--local-weight", type=_float_list, default=[0.0, 0.1],
+                      help="comma-separated grid of local_weight (gLocal's alpha; 0 = global "
+                      "transform) (default: 0,0.1)")
+    demo.add_argument("--n-splits", type=int, default=5,
+                      help="folds of the grouped cross-validation (default: 5)")
+    demo.add_argument("--output", default="reprlign_demo.png",
+                      help="path of the PNG plot, or 'none' (default: reprlign_demo.png in the "
+                      "current directory)")
+    demo.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
     demo.set_defaults(func=_cmd_demo)
     _add_score_parser(sub)
     _add_align_parser(sub)
