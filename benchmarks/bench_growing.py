@@ -1,0 +1,112 @@
+"""Cost of growth (SVD + rebuild) as a share of training time, digits classifier case.
+
+Target (issue 6): the growth steps cost under 5% of the training time. The case
+is the one of ``reproduce_gradmax.py``: a digits MLP grows its hidden layer from
+16 to 64 units in 4 GradMax steps (every 100 steps, mini-batches of 64, SGD with
+momentum, 40 epochs). The growth time is what ``growth_history_[i]["seconds"]``
+records: the shortcut gradient, its SVD, the rebuild of weights and optimizer
+state, and the diagnostics (loss before and after, gradient norm of the new
+weights), so it is an upper bound on the SVD + rebuild alone. Peers, measured in
+the same run: the same estimator without growth (fixed 64 units) and
+scikit-learn's ``MLPClassifier`` with the same width, batch size and epochs.
+
+Run: ``python benchmarks/bench_growing.py [--repeats 3] [--threads 1]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _machine import describe  # noqa: E402
+
+from reprlign import GrowingMLP  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    import torch
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    torch.set_num_threads(args.threads)
+    print(describe())
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    common = dict(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=64, max_epochs=40)
+    rows = {"gradmax growth": [], "fixed 64 (no growth)": [], "sklearn MLPClassifier": []}
+    shares, growth_s, per_event = [], [], []
+    for rep in range(args.repeats):
+        clf = GrowingMLP(
+            hidden_layer_sizes=64,
+            initial_hidden_sizes=16,
+            grow_by=12,
+            grow_every=100,
+            growth="gradmax",
+            random_state=rep,
+            **common,
+        )
+        t = time.perf_counter()
+        clf.fit(X, y)
+        total = time.perf_counter() - t
+        g = sum(h["seconds"] for h in clf.growth_history_)
+        rows["gradmax growth"].append(total)
+        growth_s.append(g)
+        shares.append(g / total)
+        per_event.append(g / len(clf.growth_history_))
+
+        fixed = GrowingMLP(hidden_layer_sizes=64, growth=None, random_state=rep, **common)
+        t = time.perf_counter()
+        fixed.fit(X, y)
+        rows["fixed 64 (no growth)"].append(time.perf_counter() - t)
+
+        sk = MLPClassifier(
+            hidden_layer_sizes=(64,),
+            solver="sgd",
+            learning_rate_init=0.05,
+            momentum=0.9,
+            nesterovs_momentum=False,
+            batch_size=64,
+            max_iter=40,
+            alpha=0.0,
+            tol=0.0,
+            n_iter_no_change=1000,
+            random_state=rep,
+        )
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            sk.fit(X, y)
+        rows["sklearn MLPClassifier"].append(time.perf_counter() - t)
+
+    steps = clf.n_steps_
+    print(
+        f"digits {X.shape}, {steps} optimizer steps, torch threads {args.threads}, "
+        f"median of {args.repeats}"
+    )
+    for name, ts in rows.items():
+        ms = 1e3 * np.median(ts) / steps
+        print(f"  {name:<24} fit {np.median(ts):7.3f} s  ({ms:.2f} ms/step)")
+    print(
+        f"  growth: {np.median(growth_s) * 1e3:.1f} ms in 4 events "
+        f"({np.median(per_event) * 1e3:.2f} ms per event), "
+        f"{100 * np.median(shares):.2f}% of training time (target < 5%: "
+        f"{np.median(shares) < 0.05})"
+    )
+
+
+if __name__ == "__main__":
+    main()
