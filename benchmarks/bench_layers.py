@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -112,6 +113,7 @@ def main():
     from _machine import describe
 
     print(describe())
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (other jobs on the machine)")
     print(f"8 x 8 layers, widths A={WIDTHS_A}, B={WIDTHS_B}, input {D_IN}, n={args.n:,}, "
           f"batch {BATCH}, float32, {args.threads} torch threads\n")
     ours = child("ours", args.n, args.threads)
@@ -136,6 +138,7 @@ def main():
     speedup = peer["time"] / ours["time"]
     print(f"torch-cka 0.21 CKA.compare        n={args.n:>6,}: {peer['time']:6.2f} s, "
           f"peak RSS {peer['peak_mb']:.0f} MB (+{peer['peak_mb'] - peer['base_mb']:.0f} MB)")
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
     print(f"speed-up {speedup:.1f}x (target >= 5x: {'met' if speedup >= 5 else 'MISSED'}); "
           f"max |CKA difference| = {diff:.1e}")
 
