@@ -186,3 +186,13 @@ def test_cpu_and_cuda_agree(cls, images):
     gpu = FeatureExtractor(copy.deepcopy(net), layers, device="cuda").fit(images).extract(images)
     for layer in layers:
         np.testing.assert_allclose(gpu[layer], cpu[layer], rtol=1e-3, atol=1e-4)
+
+
+def test_iter_extract_streams_device_tensors(images):
+    net = _model(TinyViT)
+    fx = FeatureExtractor(net, ["blocks.1", "head"], batch_size=5).fit(images)
+    chunks = list(fx.iter_extract(images))
+    assert len(chunks) == 3 and all(isinstance(c["head"], torch.Tensor) for c in chunks)
+    full = fx.extract(images)
+    for layer in ["blocks.1", "head"]:
+        np.testing.assert_allclose(torch.cat([c[layer] for c in chunks]).numpy(), full[layer])
