@@ -41,7 +41,7 @@ n = hit.shape[0]
 rng = np.random.RandomState(0)
 iu = np.triu_indices(n, 1)
 boot_means = []
-for _ in range(300):
+for _ in range(200):
     idx = rng.randint(0, n, n)
     a, b = idx[iu[0]], idx[iu[1]]
     keep = a != b
@@ -74,7 +74,7 @@ ax.set_xticks(list(x) + [len(values) + 1],
               [f"P{i + 1}" for i in order] + ["mean"], rotation=60, fontsize=8)
 ax.set_ylabel("Spearman correlation of RDMs")
 ax.set_title("RSA: 16 people's similarity judgments vs human IT (92 images)")
-ax.legend(loc="upper left", fontsize=8)
-ax.set_ylim(0, 0.7)
+ax.legend(loc="upper left", fontsize=8, ncol=2)
+ax.set_ylim(0, 0.8)
 fig.tight_layout()
 plt.show()
