@@ -71,6 +71,9 @@ def test_layer_similarity_self_and_torch(layers):
     assert np.abs(S - S2).max() < 1e-12
     St = layer_similarity({k: torch.tensor(v) for k, v in layers.items()}, batch_size=100)
     assert np.abs(St - S).max() < 1e-12
+    S32 = layer_similarity({k: torch.tensor(v, dtype=torch.float32) for k, v in layers.items()},
+                           batch_size=100)
+    assert np.abs(S32 - S).max() < 1e-5
     # Conv-like (n, C, H, W) features are flattened.
     conv = {"c": layers["h2"].reshape(300, 5, 2, 2), "h3": layers["h3"]}
     flat = {"c": layers["h2"], "h3": layers["h3"]}

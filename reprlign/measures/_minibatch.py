@@ -46,29 +46,40 @@ def _as_layers(batch, name):
     return names, out, single
 
 
-def _zero_diagonal(K):
-    if is_torch(K):
-        K.fill_diagonal_(0)
-    else:
-        np.fill_diagonal(K, 0)
+def _gram_stats(layers):
+    """Zero-diagonal batch Gram matrices of every layer, flattened (L, b*b), and row sums.
 
-
-def _u_centered(A):
-    """The U-centred linear Gram matrix of a batch, flattened (float64).
-
-    U-centring (Szekely & Rizzo 2014) zeroes the diagonal and removes row and
-    column means with the unbiased weights, so that
-    ``<U(K), U(L)> / (b (b - 3))`` is Song et al.'s unbiased HSIC.
+    Features are centred within the batch first: the unbiased HSIC ignores
+    translation, and centring keeps float32 Gram entries small and accurate.
+    The Grams stay in the features' precision; row sums are float64.
     """
-    b = A.shape[0]
-    K = to_float64(A @ A.T)
-    _zero_diagonal(K)
-    means = K.sum(axis=0) / (b - 2)
-    means = means - means.sum() / (2 * (b - 1))
-    K -= means[:, None]
-    K -= means[None, :]
-    _zero_diagonal(K)
-    return K.reshape(-1)
+    grams, sums = [], []
+    for A in layers:
+        A = A - A.mean(axis=0, keepdims=True)
+        K = A @ A.T
+        if is_torch(K):
+            K.fill_diagonal_(0)
+        else:
+            np.fill_diagonal(K, 0)
+        grams.append(K.reshape(-1))
+        sums.append(to_float64(K.sum(axis=1)))
+    return _stack(grams), _stack(sums)
+
+
+def _hsic(Ga, Ra, Gb, Rb, b, paired):
+    """Song et al.'s unbiased HSIC for every (a, b) pair, or only matching rows (``paired``).
+
+    ``tr(K~ L~) + 1'K~1 1'L~1 / ((b-1)(b-2)) - 2/(b-2) (K~1)'(L~1)``, over ``b (b-3)``.
+    """
+    if paired:
+        tr = to_float64((Ga * Gb).sum(axis=1))
+        cross = (Ra * Rb).sum(axis=1)
+        sums = Ra.sum(axis=1) * Rb.sum(axis=1)
+    else:
+        tr = to_float64(Ga @ Gb.T)
+        cross = Ra @ Rb.T
+        sums = Ra.sum(axis=1)[:, None] * Rb.sum(axis=1)[None, :]
+    return (tr + sums / ((b - 1) * (b - 2)) - 2.0 / (b - 2) * cross) / (b * (b - 3))
 
 
 def _stack(vectors):
@@ -84,9 +95,9 @@ class MinibatchCKA:
 
     Call :meth:`update` once per batch with the features of the same stimuli
     from every layer of interest, then :meth:`result`. Each layer's batch Gram
-    matrix is formed and U-centred once per batch; all layer pairs then come
-    from one matrix product, so L x M layer pairs cost about as much as L + M
-    Gram matrices.
+    matrix is formed once per batch (with its row sums); all layer pairs then
+    come from one matrix product of the flattened Grams, so L x M layer pairs
+    cost about as much as L + M Gram matrices.
 
     Attributes
     ----------
@@ -192,12 +203,11 @@ class MinibatchCKA:
             dev = next(a.device for a in xs + ys if is_torch(a))
             xs = [torch.as_tensor(a, device=dev) for a in xs]
             ys = xs if Y_batch is None else [torch.as_tensor(a, device=dev) for a in ys]
-        Ux = _stack([_u_centered(a) for a in xs])
-        Uy = Ux if Y_batch is None else _stack([_u_centered(a) for a in ys])
-        scale = 1.0 / (b * (b - 3))
-        hxy = (Ux @ Uy.T) * scale
-        hxx = (Ux * Ux).sum(axis=1) * scale
-        hyy = hxx if Y_batch is None else (Uy * Uy).sum(axis=1) * scale
+        Gx, Rx = _gram_stats(xs)
+        Gy, Ry = (Gx, Rx) if Y_batch is None else _gram_stats(ys)
+        hxy = _hsic(Gx, Rx, Gy, Ry, b, paired=False)
+        hxx = _hsic(Gx, Rx, Gx, Rx, b, paired=True)
+        hyy = hxx if Y_batch is None else _hsic(Gy, Ry, Gy, Ry, b, paired=True)
         if self.hsic_xy_ is None:
             self.hsic_xy_, self.hsic_xx_, self.hsic_yy_ = hxy, hxx, hyy
         else:
