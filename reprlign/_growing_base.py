@@ -291,7 +291,7 @@ class _BaseGrowingMLP(BaseEstimator):
         self.n_iter_ = 0
 
     def _restore(self):
-        """Rebuild tensors from the fitted (numpy) state, for partial_fit and predict."""
+        """Rebuild tensors, optimizer and generator from the fitted state (for partial_fit)."""
         import torch
 
         self._final, self._initial, self._grow_by = self._check_params()
