@@ -142,8 +142,8 @@ def main():
     parser.add_argument("--settings", nargs="+", default=["heavy", "uniform"])
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--protocol", choices=["early", "fixed"], default="early")
-    parser.add_argument("--max-epochs", type=int, default=1000)
-    parser.add_argument("--patience", type=int, default=30)
+    parser.add_argument("--max-epochs", type=int, default=2000)
+    parser.add_argument("--patience", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=200)
     args = parser.parse_args()
 
