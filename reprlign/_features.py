@@ -398,7 +398,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n, sum of output_dims_)
+        features : ndarray of shape (n, d)
+            ``d`` is the sum of the layers' widths in ``output_dims_``.
         """
         feats = self.extract(X)
         for layer, F in feats.items():
