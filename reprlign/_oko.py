@@ -104,7 +104,8 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
     n_epochs_ : int
         Epochs run.
     best_epoch_ : int or None
-        Epoch (1-based) whose weights were kept by early stopping.
+        Epoch (1-based) whose weights early stopping kept; None without early
+        stopping (the last epoch's weights are kept).
     n_sets_per_epoch_ : int
         Sets drawn per epoch.
 
@@ -362,8 +363,8 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
         self.net_ = net
         self.n_epochs_ = len(net.history)
         self.best_epoch_ = None
-        if valid is not None:
-            self.best_epoch_ = int(np.argmin(net.history[:, "valid_loss"])) + 1
+        if callbacks:  # early stopping restored the weights of its best epoch
+            self.best_epoch_ = int(dict(net.callbacks_)["early_stopping"].best_epoch_)
         return self
 
     def _encode_validation(self, validation_data):
