@@ -24,11 +24,11 @@ CHECK_PARAMS["OKOClassifier"] = {
     "hidden_layer_sizes": (16,), "sets_per_epoch": 64, "max_epochs": 15, "lr": 1e-2,
     "early_stopping": False, "random_state": 0,
 }
-# GrowingMLP(Regressor): 4 -> 16 hidden units in 3 growth events, full batch, 40 epochs.
+# GrowingMLP(Regressor): 4 -> 16 hidden units in 3 growth events, full batch, 25 epochs.
 for _name in ("GrowingMLP", "GrowingMLPRegressor"):
     CHECK_PARAMS[_name] = {
-        "hidden_layer_sizes": 16, "initial_hidden_sizes": 4, "grow_by": 4, "grow_every": 8,
-        "max_epochs": 40, "lr": 0.05, "random_state": 0,
+        "hidden_layer_sizes": 16, "initial_hidden_sizes": 4, "grow_by": 4, "grow_every": 6,
+        "max_epochs": 25, "lr": 0.1, "random_state": 0,
     }
 
 # Estimator name -> {check name: one-line reason}.
