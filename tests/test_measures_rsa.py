@@ -142,6 +142,13 @@ def test_rsa_float32_and_differentiable(XY):
     value = rsa(Xt, torch.tensor(Y), compare="pearson")
     value.backward()
     assert float(Xt.grad.abs().sum()) > 0
+    # compare_rdms keeps the graph for Pearson; rank comparators work on tensors too.
+    Xt.grad = None
+    compare_rdms(rdm(Xt), rdm(Y), "pearson").backward()
+    assert float(Xt.grad.abs().sum()) > 0
+    for method in ("spearman", "tau_a"):
+        got = compare_rdms(rdm(Xt), torch.tensor(rdm(Y)), method)
+        assert abs(float(got) - compare_rdms(rdm(X), rdm(Y), method)) < 1e-12
 
 
 def test_rsa_memory_refusal_and_errors(XY):

@@ -16,6 +16,7 @@ from ..utils._backend import (
     to_scalar,
     upper_triangle,
 )
+from ..utils._torch import to_numpy
 from ..utils._validation import check_features
 from ._common import center_columns, check_pair, degenerate, gram_products, row_sq_norms
 
@@ -116,9 +117,7 @@ def rdm(X, metric="correlation", *, square=False):
 
 def _as_vector(a, name):
     """An RDM as its upper-triangle vector: 1-D passes, a square symmetric matrix is cut."""
-    if is_torch(a):
-        a = a.detach() if a.requires_grad else a
-    elif not isinstance(a, np.ndarray):
+    if not is_torch(a) and not isinstance(a, np.ndarray):
         try:
             a = np.asarray(a, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -129,7 +128,7 @@ def _as_vector(a, name):
                 f"{name} must be an RDM vector (1-D) or a square matrix, got shape "
                 f"{tuple(a.shape)}"
             )
-        asym = (a - a.T).abs().max() if is_torch(a) else np.abs(a - a.T).max()
+        asym = (a - a.T).detach().abs().max() if is_torch(a) else np.abs(a - a.T).max()
         if float(asym) > 1e-8 * max(1.0, float(abs(a).max())):
             raise ValueError(f"{name} is a square matrix but not symmetric: not an RDM")
         a = upper_triangle(a)
@@ -160,8 +159,8 @@ def _tau_a(a, b):
     """Kendall's tau-a from scipy's O(m log m) tau-b and the tie counts."""
     from scipy.stats import kendalltau
 
-    a = np.asarray(a.cpu() if is_torch(a) else a, dtype=np.float64)
-    b = np.asarray(b.cpu() if is_torch(b) else b, dtype=np.float64)
+    a = to_numpy(a).astype(np.float64, copy=False)
+    b = to_numpy(b).astype(np.float64, copy=False)
     m = a.shape[0]
     n0 = m * (m - 1) / 2
 
