@@ -84,6 +84,8 @@ def test_bootstrap_torch_and_errors(rng):
         bootstrap("cka", X, Y, n_bootstrap=1)
     with pytest.raises(ValueError, match="same stimuli"):
         bootstrap("cka", X, Y[:5])
+    with pytest.raises(MemoryError, match="both 40 x 40 RDMs"):
+        bootstrap("rsa", X, Y, max_memory_gb=1e-9)
 
 
 def test_permutation_test(rng):

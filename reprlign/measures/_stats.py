@@ -66,8 +66,15 @@ class _Evaluator:
         if fn is rsa:
             metric = self.kwargs.pop("rdm_metric", "correlation")
             self.kwargs = {"method": self.kwargs.pop("compare", "spearman"), **self.kwargs}
-            self.kwargs.pop("max_memory_gb", None)
+            limit = self.kwargs.pop("max_memory_gb", 20.0)
             X, Y = check_pair(X, Y, min_samples=3)
+            need = 2 * X.shape[0] ** 2 * 8
+            if need > limit * 1e9:
+                raise MemoryError(
+                    f"resampling RSA keeps both {X.shape[0]:,} x {X.shape[0]:,} RDMs in memory: "
+                    f"about {need / 1e9:.0f} GB, more than max_memory_gb={limit}; pass a "
+                    "callable measure (it sees resampled features) or subsample the stimuli"
+                )
             X = to_numpy(rdm(X, metric, square=True))
             Y = to_numpy(rdm(Y, metric, square=True))
             fn = compare_rdms
