@@ -61,6 +61,10 @@ def test_rdm_torch_and_errors(XY):
         got = rdm(torch.tensor(X), metric)
         assert isinstance(got, torch.Tensor)
         assert np.abs(got.numpy() - rdm(X, metric)).max() < 1e-12
+    Xt, Yt = torch.tensor(X), torch.tensor(XY[1])
+    for method in ("spearman", "tau_a"):  # the rank routes on tensors, without ties
+        got = rsa(Xt, Yt, compare=method)
+        assert abs(float(got) - rsa(X, XY[1], compare=method)) < 1e-12
     Xc = X.copy()
     Xc[[3, 7]] = 1.0
     with pytest.raises(ValueError, match=r"2 constant row\(s\) \(first: \[3, 7\]\)"):

@@ -120,11 +120,15 @@ def rankdata(x):
         m = values.shape[0]
         new = torch.ones(m, dtype=torch.bool, device=x.device)
         new[1:] = values[1:] != values[:-1]
+        del values
+        ranks = torch.empty(m, dtype=torch.float64, device=x.device)
+        if int(new.sum()) == m:  # no ties: one scatter, no group ids (memory matters on GPUs)
+            ranks[order] = torch.arange(1, m + 1, dtype=torch.float64, device=x.device)
+            return ranks
         group = torch.cumsum(new.long(), 0) - 1
         starts = torch.nonzero(new).reshape(-1)
         ends = torch.cat([starts[1:], torch.tensor([m], device=x.device)])
         avg = (starts + ends + 1).double() / 2.0
-        ranks = torch.empty(m, dtype=torch.float64, device=x.device)
         ranks[order] = avg[group]
         return ranks
     x = np.asarray(x)
