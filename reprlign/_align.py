@@ -156,9 +156,12 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Gradient norm clipping; None disables it.
     init_scale : "auto" or float, default="auto"
         ``sigma`` of the initialisation ``W = sigma I`` (``"naive"``: entries
-        drawn from ``N(0, sigma^2)``). ``"auto"`` is ``1 / sqrt(d)``, which
-        starts the dot products of standardised features on the scale of
-        cosine similarities (gLocal's code uses 1e-3; see Notes).
+        drawn from ``N(0, sigma^2)``). ``"auto"`` is ``1 / sqrt(d)`` for
+        ``"glocal"`` and ``"global"``, which starts the dot products of
+        standardised features on the scale of cosine similarities (gLocal's
+        code uses 1e-3; see Notes), and 1e-3 for ``"naive"`` (a probe learned
+        from scratch: a random ``N(0, 1/d)`` matrix would be a near-isometry
+        and keep the original neighbourhoods by accident).
     device : str or torch.device, default="cpu"
         Where training runs; fitted attributes are numpy arrays in any case.
     random_state : int, RandomState or None, default=None
@@ -430,9 +433,10 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                                  f"have {table.shape[1]}")
             pool = ((lf - self.mean_) / self.scale_).astype(np.float32)
         alpha = float(self.local_weight) if self.method == "glocal" else 0.0
-        init_scale = (
-            table.shape[1] ** -0.5 if self.init_scale == "auto" else float(self.init_scale)
-        )
+        if self.init_scale != "auto":
+            init_scale = float(self.init_scale)
+        else:
+            init_scale = 1e-3 if self.method == "naive" else table.shape[1] ** -0.5
         result = train_transform(
             Xs, train, val, local_pool=pool, method=self.method, reg=float(self.reg),
             alpha=alpha, tau=float(self.tau), temperature=self.temperature, bias=self.bias,

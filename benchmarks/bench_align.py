@@ -1,0 +1,127 @@
+"""Speed of HumanAlignTransformer at THINGS scale against the per-triplet one-hot baseline.
+
+Workload (the issue's): 1,854 objects, d = 768 features, 1,000,000 training triplets,
+20 epochs. The data are synthetic with a known ground truth
+(``make_hierarchical_concepts``: a "model" view of a "human" embedding), labelled by
+``simulate_choices`` on the human embedding; 20,000 further triplets are held out.
+
+* reprlign: ``HumanAlignTransformer(method="global")`` with large batches; per step the
+  objects are transformed once and the similarities gathered from ``S = Z Z^T``.
+* baseline: the straightforward per-triplet implementation of gLocal's reference code:
+  per batch of 256 triplets, one-hot matrices (3 x 256 x n) times the features, then the
+  transform and the dot products; Adam lr 1e-3. It is run for ``--baseline-seconds``; its
+  time for the full workload is extrapolated from the measured time per batch, and its
+  held-out accuracy is reported at the point it reached.
+
+Run: ``flock /tmp/reprlign-bench.lock python benchmarks/bench_align.py``
+(``--quick`` for a 100,000-triplet smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+from reprlign import HumanAlignTransformer
+from reprlign.datasets import make_hierarchical_concepts
+from reprlign.triplets import odd_one_out_accuracy, sample_triplets, simulate_choices
+
+
+def machine():
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    return (f"cpu: {cpu}; cores visible: {os.cpu_count()}; torch threads: "
+            f"{torch.get_num_threads()}; torch {torch.__version__}; numpy {np.__version__}; "
+            f"load average: {os.getloadavg()[0]:.1f}")
+
+
+def one_hot_baseline(F, X, X_test, *, seconds, batch_size=256, lr=1e-3, seed=0):
+    """gLocal-style training with a one-hot product per batch; returns timing and accuracy."""
+    g = torch.Generator().manual_seed(seed)
+    Xs = torch.as_tensor((F - F.mean()) / F.std(), dtype=torch.float32)
+    n, d = Xs.shape
+    W = (torch.eye(d) * d**-0.5).requires_grad_(True)
+    b = torch.zeros(d, requires_grad=True)
+    opt = torch.optim.Adam([W, b], lr=lr)
+    t = torch.as_tensor(X)
+    target = torch.full((batch_size,), 2)
+    n_batches, start = 0, time.perf_counter()
+    perm = torch.randperm(len(t), generator=g)
+    while time.perf_counter() - start < seconds and (n_batches + 1) * batch_size <= len(t):
+        idx = t[perm[n_batches * batch_size:(n_batches + 1) * batch_size]]
+        one_hot = torch.zeros(3, batch_size, n)
+        one_hot.scatter_(2, idx.T.unsqueeze(-1), 1.0)
+        emb = (one_hot @ Xs) @ W + b  # (3, B, d)
+        s = torch.stack([(emb[1] * emb[2]).sum(-1), (emb[0] * emb[2]).sum(-1),
+                         (emb[0] * emb[1]).sum(-1)], dim=1)
+        loss = torch.nn.functional.cross_entropy(s, target)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([W, b], 1.0)
+        opt.step()
+        n_batches += 1
+    elapsed = time.perf_counter() - start
+    Z = (Xs @ W + b).detach().numpy()
+    return {"batches": n_batches, "seconds": elapsed, "ms_per_batch": 1e3 * elapsed / n_batches,
+            "accuracy": odd_one_out_accuracy(Z, X_test)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100,000 triplets instead of 1M")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=131072)
+    parser.add_argument("--lr", type=float, default=3e-2)
+    parser.add_argument("--baseline-seconds", type=float, default=120.0)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    print(machine(), flush=True)
+    n_objects, d = 1854, 768
+    m = 100_000 if args.quick else 1_000_000
+    data = make_hierarchical_concepts(n_objects, n_components=32, n_features=d, random_state=0)
+    X = simulate_choices(data.human, sample_triplets(n_objects, m, random_state=1),
+                         random_state=2)
+    X_test = simulate_choices(data.human, sample_triplets(n_objects, 20_000, random_state=3),
+                              random_state=4)
+    F = data.model.astype(np.float32)
+    print(f"workload: {n_objects} objects, d={d}, {m:,} triplets, {args.epochs} epochs; "
+          f"held-out: {len(X_test):,} triplets")
+    print(f"ground truth (human embedding) held-out accuracy: "
+          f"{odd_one_out_accuracy(data.human, X_test):.4f}; zero-shot model features: "
+          f"{odd_one_out_accuracy(F, X_test):.4f}", flush=True)
+
+    est = HumanAlignTransformer(F, method="global", reg=0.0, lr=args.lr,
+                                batch_size=args.batch_size, max_epochs=args.epochs,
+                                early_stopping=False, device=args.device, random_state=0)
+    start = time.perf_counter()
+    est.fit(X)
+    fast_seconds = time.perf_counter() - start
+    fast_acc = est.score(X_test)
+    steps = args.epochs * -(-m // args.batch_size)
+    print(f"reprlign HumanAlignTransformer: {fast_seconds:.1f} s for {args.epochs} epochs "
+          f"({steps} steps of {args.batch_size:,} triplets, {1e3 * fast_seconds / steps:.0f} ms "
+          f"per step); held-out accuracy {fast_acc:.4f}", flush=True)
+
+    base = one_hot_baseline(F, X, X_test, seconds=args.baseline_seconds)
+    full_batches = args.epochs * (m // 256)
+    extrapolated = base["ms_per_batch"] * full_batches / 1e3
+    print(f"one-hot baseline (batch 256, Adam lr 1e-3): {base['ms_per_batch']:.1f} ms per batch "
+          f"over {base['batches']} batches ({base['seconds']:.0f} s); held-out accuracy "
+          f"{base['accuracy']:.4f} after {base['batches'] * 256:,} triplets; full workload "
+          f"({full_batches:,} batches) extrapolated: {extrapolated:.0f} s")
+    print(f"speed-up: {extrapolated / fast_seconds:.1f}x; accuracy difference "
+          f"(reprlign - baseline at its budget): {100 * (fast_acc - base['accuracy']):+.2f} "
+          "points")
+
+
+if __name__ == "__main__":
+    main()
