@@ -18,7 +18,9 @@ Test sets are balanced. Validation: 10 examples per class from the held-out pool
 Methods: plain cross-entropy (CE), class-balanced sampling (CE with a sampler
 drawing classes uniformly), label smoothing (0.1), OKO (k = 1, hard targets;
 the default) and OKO with soft targets. The CE family is trained through skorch's
-``NeuralNetClassifier`` with the same module class as OKO. An OKO epoch has
+``NeuralNetClassifier`` with the same module class as OKO. Early stopping monitors
+each method's validation loss: the NLL of single examples for all but label
+smoothing, which monitors its own smoothed loss. An OKO epoch has
 ceil(n_train / 3) sets, so every method forwards about n_train examples per epoch.
 
 Metrics on the test set: accuracy, balanced accuracy, top-label ECE (10 equal-width
