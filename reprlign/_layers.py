@@ -127,6 +127,14 @@ def _extractor(model, layers, kw):
     return FeatureExtractor(model, layers, **kw)
 
 
+def check_stimuli(X, name="X"):
+    """Validate arrays and tensors of stimuli (finite, a sample axis); pass datasets through."""
+    try:
+        return FeatureExtractor(None, "")._check_input(X, reset=True)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from exc
+
+
 def model_layer_similarity(model_a, model_b, X, layers_a, layers_b=None, *, X_b=None,
                            pooling="flatten", batch_size=512, device="cpu", dtype=None,
                            preprocess=None):
@@ -200,6 +208,8 @@ def model_layer_similarity(model_a, model_b, X, layers_a, layers_b=None, *, X_b=
     layers_b = layers_a if layers_b is None else _layer_list(layers_b, "layers_b")
     kw = dict(pooling=pooling, batch_size=batch_size, device=device, dtype=dtype,
               preprocess=preprocess)
+    X = check_stimuli(X)
+    X_b = None if X_b is None else check_stimuli(X_b, "X_b")
     acc = _PairwiseHSIC()
     shared = (model_b is None or model_b is model_a) and X_b is None
     if shared:

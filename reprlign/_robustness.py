@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._features import FeatureExtractor, iter_batches, resolve_modules
-from ._layers import _layer_list, _PairwiseHSIC
+from ._layers import _layer_list, _PairwiseHSIC, check_stimuli
 from .utils._torch import seed_everything
 
 
@@ -74,6 +74,7 @@ def perturbation_robustness(model, X, layers, *, strengths=(0.1, 0.3, 1.0),
     A strength of 0 gives CKA 1 (up to rounding).
     """
     layers = _layer_list(layers, "layers")
+    X = check_stimuli(X)
     strengths = np.asarray(strengths, dtype=float).ravel()
     if strengths.size == 0 or not np.isfinite(strengths).all():
         raise ValueError(f"strengths must be a non-empty sequence of finite numbers, got "
@@ -157,6 +158,7 @@ def block_removal_robustness(model, X, blocks, layers=None, *, pooling="flatten"
     blocks = _layer_list(blocks, "blocks")
     resolve_modules(model, blocks, name="blocks")
     layers = blocks if layers is None else _layer_list(layers, "layers")
+    X = check_stimuli(X)
     kw = dict(pooling=pooling, batch_size=batch_size, device=device, dtype=dtype,
               preprocess=preprocess)
     kept = [[layer for layer in layers if not layer.startswith(b + ".")] for b in blocks]

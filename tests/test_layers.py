@@ -138,6 +138,12 @@ def test_batch_errors_and_small_batch_warning(images):
     assert res.n_samples == 32
     with pytest.raises(ValueError, match="unknown module"):
         model_layer_similarity(cnn, None, images, ["nope"])
+    bad = images.copy()
+    bad[3, 0, 1, 1] = np.inf
+    with pytest.raises(ValueError, match="X_b: .*infinity"):
+        model_layer_similarity(cnn, cnn, images, ["act1"], X_b=bad)
+    with pytest.raises(ValueError, match="X: .*infinity"):
+        perturbation_robustness(cnn, bad, ["act1"])
 
 
 def test_perturbation_robustness(images):
