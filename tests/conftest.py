@@ -7,11 +7,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def pytest_configure(config):
-    # Keep torch from fighting pytest (and other processes) for the 2 CI cores.
+    # The test networks are tiny: one torch thread is faster than two fighting over 2 cores.
     try:
         import torch
 
-        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        torch.set_num_threads(1)
     except ImportError:  # pragma: no cover - torch is a hard dependency
         pass
 
