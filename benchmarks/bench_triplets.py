@@ -66,7 +66,8 @@ def main():
         assert abs(odd_one_out_accuracy(Z, tenth) - acc_peer) < 1e-4, acc_peer
         print(
             f"{np.dtype(dtype).name}: {args.n_triplets:,} triplets, n={n}, d={d}: "
-            f"reprlign {ours:.3f} s (best of {args.repeats}), per-triplet peer {peer:.1f} s (scaled from 1/10), "
+            f"reprlign {ours:.3f} s (best of {args.repeats}), "
+            f"per-triplet peer {peer:.1f} s (scaled from 1/10), "
             f"speed-up {peer / ours:.1f}x, accuracy {acc:.4f}"
         )
 
