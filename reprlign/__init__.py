@@ -12,7 +12,7 @@ Submodules: :mod:`reprlign.triplets` (odd-one-out triplets),
 
 __version__ = "0.1.0.dev0"
 
-from ._align import HumanAlignTransformer  # noqa: E402
+from ._align import HumanAlignTransformer, fit_temperature  # noqa: E402
 from ._features import FeatureExtractor  # noqa: E402
 from ._growing import GrowingMLP, GrowingMLPRegressor  # noqa: E402
 from ._layers import model_layer_similarity  # noqa: E402
@@ -30,6 +30,7 @@ __all__ = [
     "RSAScorer",
     "__version__",
     "block_removal_robustness",
+    "fit_temperature",
     "levels_agreement",
     "model_layer_similarity",
     "perturbation_robustness",

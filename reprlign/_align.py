@@ -14,7 +14,6 @@ from .triplets import (
     aggregate_triplets,
     choice_probabilities,
     odd_one_out_accuracy,
-    odd_one_out_correct,
     predict_odd_one_out,
     triplet_groups,
     triplet_similarities,
@@ -557,19 +556,16 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Z, t = self._embed(X)
         return predict_odd_one_out(Z, t)
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X, y=None):
         """Odd-one-out accuracy (ties count as wrong).
 
         ``y`` as in :meth:`fit`; for distributions the most chosen position is
-        the target. ``sample_weight`` weights the triplets.
+        the target.
         """
         Z, t = self._embed(X)
         if y is not None and np.ndim(y) == 2:
             y = self._check_y(y, len(t))[0].argmax(axis=1)
-        if sample_weight is None:
-            return odd_one_out_accuracy(Z, t, y)
-        correct = odd_one_out_correct(Z, t, y)
-        return float(np.average(correct, weights=np.asarray(sample_weight, dtype=float)))
+        return odd_one_out_accuracy(Z, t, y)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -9,8 +9,7 @@ from conftest import requires_cuda
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
-from reprlign import HumanAlignTransformer
-from reprlign._align import fit_temperature
+from reprlign import HumanAlignTransformer, fit_temperature
 from reprlign.datasets import make_hierarchical_concepts
 from reprlign.measures import mutual_knn
 from reprlign.model_selection import TripletObjectKFold
