@@ -6,7 +6,6 @@ settings (few epochs) for the torch estimators; ``EXPECTED_FAILURES`` is the one
 list of checks we knowingly fail, each with its reason.
 """
 
-import pytest
 import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
