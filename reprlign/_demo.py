@@ -152,7 +152,7 @@ def _plot(result, output):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(9, 4.2))
     rows = result["grid"]
     for k, lw in enumerate(sorted({r["local_weight"] for r in rows})):
         sel = sorted((r for r in rows if r["local_weight"] == lw), key=lambda r: r["reg"])
@@ -168,7 +168,8 @@ def _plot(result, output):
     ax.set_xlabel("reg (pull toward the original representation; larger = weaker alignment)")
     ax.set_ylabel("held-out odd-one-out accuracy")
     ax.set_title(f"THINGS, {result['features']}: grouped-CV accuracy vs alignment strength")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_ylim(0.3, max(0.7, result["noise_ceiling"] + 0.05))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(output, dpi=100)
     plt.close(fig)
