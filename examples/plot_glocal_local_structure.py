@@ -39,10 +39,10 @@ from reprlign.triplets import odd_one_out_accuracy
 things = load_things_triplets()
 F = load_things_features("minilm-words")
 train, test = next(TripletGroupKFold(5).split(things.triplets))
-common = dict(reg=0.01, batch_size=None, max_epochs=30, early_stopping=False,
-              local_batch_size=512, random_state=0)
+common = dict(reg=1.0, batch_size=None, max_epochs=60, n_iter_no_change=10,
+              local_batch_size=256, random_state=0)
 variants = {"naive": dict(method="naive", reg=1e-3), "global": dict(method="global")}
-for alpha in (0.25, 0.5):
+for alpha in (0.1, 0.3):
     variants[f"gLocal a={alpha}"] = dict(method="glocal", local_weight=alpha)
 
 rows = []
