@@ -5,114 +5,43 @@ from __future__ import annotations
 import warnings
 from contextlib import ExitStack
 
-import numpy as np
 from sklearn.utils import Bunch
 
 from ._features import FeatureExtractor, iter_batches
+from .measures import MinibatchCKA
 
 
-class _PairwiseHSIC:
-    """Unbiased HSIC (Song et al. 2012) of every (a, b) layer pair, summed over minibatches.
+class _StreamedCKA(MinibatchCKA):
+    """:class:`~reprlign.measures.MinibatchCKA` fed by model streaming.
 
-    Per batch, each layer's linear Gram matrix is formed once (batch x batch,
-    from features centred within the batch: the unbiased estimator is
-    translation invariant, and centring keeps float32 Grams accurate); the
-    three terms of the estimator for all pairs then come from one matrix
-    product of the flattened Grams and one of their row sums. Memory: the
-    Grams of one batch plus ``n_a * n_b`` scalars, whatever ``n``.
-
-    It computes what :class:`reprlign.measures.MinibatchCKA` computes (the
-    tests check they agree), specialised for model streaming: inputs are
-    tensors straight from forward hooks, so it skips the measure's input
-    validation and float64 U-centring, which made a 16-layer batch of 512
-    about 2.5x slower there; the finiteness of the result is checked once.
+    The only difference is the policy for short batches: a batch of fewer
+    than 4 samples (a dataset's last, partial batch) cannot enter the
+    unbiased HSIC, so it is counted and left out, with a warning at
+    :meth:`result`, rather than rejected.
     """
 
-    def __init__(self):
-        self.ab = self.aa = self.bb = None
-        self.n_batches = 0
-        self.n_samples = 0
-        self.dropped = 0
+    def reset(self):
+        super().reset()
+        self.n_dropped_ = 0
+        return self
 
-    @staticmethod
-    def _gram_stats(feats):
-        """Zero-diagonal Grams of centred features, flattened (L, n*n), and their row sums.
-
-        Column means and row sums go through matrix-vector products: torch's
-        strided reductions are several times slower than the GEMV on CPU.
-        """
-        import torch
-
-        n = feats[0].shape[0]
-        dtype = torch.promote_types(feats[0].dtype, torch.float32)
-        dev = feats[0].device
-        ones = torch.full((1, n), 1.0 / n, dtype=dtype, device=dev)
-        G = torch.empty(len(feats), n, n, dtype=dtype, device=dev)
-        for i, F in enumerate(feats):
-            F = F.reshape(n, -1).to(dtype)
-            F = F - ones @ F
-            torch.mm(F, F.T, out=G[i])
-        G.diagonal(dim1=1, dim2=2).zero_()
-        G = G.reshape(len(feats), -1)
-        rows = (G.reshape(len(feats) * n, n) @ ones[0]).reshape(len(feats), n) * n
-        return G, rows.double()
-
-    @staticmethod
-    def _hsic(Ga, Ra, Gb, Rb, n, diagonal=False):
-        import torch
-
-        # The products run in the features' precision (centring keeps the Gram entries small,
-        # so float32 is accurate to ~1e-6 in CKA); sums and the combination in float64.
-        if diagonal:
-            if Ga is Gb:
-                tr = torch.linalg.vector_norm(Ga, dim=1).double() ** 2
-            else:
-                tr = torch.einsum("ij,ij->i", Ga, Gb).double()
-            cross = (Ra * Rb).sum(dim=1)
-            sums = Ra.sum(dim=1) * Rb.sum(dim=1)
-        else:
-            tr = (Ga @ Gb.T).double()
-            cross = Ra @ Rb.T
-            sums = Ra.sum(dim=1)[:, None] * Rb.sum(dim=1)[None, :]
-        return (tr + sums / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * cross) / (n * (n - 3))
-
-    def update(self, feats_a, feats_b=None):
-        """Add one batch: lists of (batch, ...) tensors; ``feats_b=None`` means ``feats_a``."""
-        n = feats_a[0].shape[0]
-        if feats_b is not None and feats_b[0].shape[0] != n:
-            raise ValueError(f"the two inputs gave batches of {n} and {feats_b[0].shape[0]} rows")
-        if n < 4:  # the unbiased estimator divides by n - 3
-            self.dropped += n
-            return
-        Ga, Ra = self._gram_stats(feats_a)
-        Gb, Rb = (Ga, Ra) if feats_b is None else self._gram_stats(feats_b)
-        ab = self._hsic(Ga, Ra, Gb, Rb, n)
-        aa = self._hsic(Ga, Ra, Ga, Ra, n, diagonal=True)
-        bb = aa if feats_b is None else self._hsic(Gb, Rb, Gb, Rb, n, diagonal=True)
-        if self.ab is None:
-            self.ab, self.aa, self.bb = ab.clone(), aa.clone(), bb.clone()
-        else:
-            self.ab += ab
-            self.aa += aa
-            self.bb += bb
-        self.n_batches += 1
-        self.n_samples += n
+    def update(self, X_batch, Y_batch=None):
+        n = X_batch[0].shape[0]
+        if n < 4 and (Y_batch is None or Y_batch[0].shape[0] == n):
+            self.n_dropped_ += n
+            return self
+        return super().update(X_batch, Y_batch)
 
     def result(self):
-        """The (n_a, n_b) CKA matrix: sum HSIC_ab / sqrt(sum HSIC_aa * sum HSIC_bb)."""
-        if self.ab is None:
+        if self.n_batches_ == 0:
             raise ValueError("no batch of at least 4 samples was seen: minibatch CKA is undefined")
-        if self.dropped:
-            warnings.warn(f"{self.dropped} sample(s) in batches smaller than 4 were left out of "
-                          f"the minibatch CKA (the unbiased HSIC needs 4 rows)", stacklevel=3)
-        denom = (self.aa[:, None] * self.bb[None, :]).clamp_min(0).sqrt()
-        out = (self.ab / denom).cpu().numpy()
-        bad = ~np.isfinite(out)
-        if bad.any():
-            warnings.warn(f"{int(bad.sum())} layer pair(s) involve a constant representation "
-                          f"(zero HSIC) or non-finite activations: their CKA is reported as NaN",
-                          stacklevel=3)
-        return out
+        if self.n_dropped_:
+            warnings.warn(f"{self.n_dropped_} sample(s) in batches smaller than 4 were left out "
+                          "of the minibatch CKA (the unbiased HSIC needs 4 rows)", stacklevel=3)
+        return super().result()
+
+
+_PairwiseHSIC = _StreamedCKA  # the name reprlign._robustness imports
 
 
 def _layer_list(layers, name):
@@ -187,9 +116,12 @@ def model_layer_similarity(model_a, model_b, X, layers_a, layers_b=None, *, X_b=
     ViT/CNN heatmaps: with ``K_i``, ``L_i`` the linear Gram matrices of batch
     ``i``, :math:`\\mathrm{CKA} = \\sum_i \\mathrm{HSIC}_1(K_i, L_i) /
     \\sqrt{\\sum_i \\mathrm{HSIC}_1(K_i, K_i) \\sum_i \\mathrm{HSIC}_1(L_i, L_i)}`,
-    with the unbiased HSIC estimator of Song et al. (2012). Batches smaller
-    than 4 cannot enter the estimator: they are left out with a warning giving
-    the count. The value depends (mildly) on the batch size, as in the paper.
+    with the unbiased HSIC estimator of Song et al. (2012), accumulated by
+    :class:`reprlign.measures.MinibatchCKA`. Batches smaller than 4 cannot
+    enter the estimator: they are left out with a warning giving the count. A
+    layer without variance gets CKA 0.0 with a ``RuntimeWarning``; NaN or
+    infinite activations raise a ``ValueError`` naming the layer's position.
+    The value depends (mildly) on the batch size, as in the paper.
 
     Examples
     --------
@@ -210,7 +142,7 @@ def model_layer_similarity(model_a, model_b, X, layers_a, layers_b=None, *, X_b=
               preprocess=preprocess)
     X = check_stimuli(X)
     X_b = None if X_b is None else check_stimuli(X_b, "X_b")
-    acc = _PairwiseHSIC()
+    acc = _StreamedCKA()
     shared = (model_b is None or model_b is model_a) and X_b is None
     if shared:
         union = list(dict.fromkeys(layers_a + layers_b))
@@ -235,4 +167,4 @@ def model_layer_similarity(model_a, model_b, X, layers_a, layers_b=None, *, X_b=
             if next(batches_b, None) is not None:
                 raise ValueError("X_b has more batches than X: the inputs must pair up")
     return Bunch(similarity=acc.result(), layers_a=layers_a, layers_b=layers_b,
-                 n_samples=acc.n_samples, n_batches=acc.n_batches)
+                 n_samples=acc.n_samples_, n_batches=acc.n_batches_)

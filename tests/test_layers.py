@@ -84,6 +84,40 @@ def test_agrees_with_measures_minibatch_cka(images):
     np.testing.assert_allclose(ours.similarity, acc.result(), rtol=1e-9)
 
 
+def test_is_measures_minibatch_cka_in_float32_and_on_bad_layers(images):
+    # One implementation: float32 models give exactly what MinibatchCKA gives on the same
+    # float32 features and batches, and share its handling of degenerate layers.
+    from reprlign.measures import MinibatchCKA
+
+    vit, mixer = _model(TinyViT), _model(TinyMixer)
+    la, lb = ["embed", "blocks.1", "head"], ["blocks.0", "norm"]
+    ours = model_layer_similarity(vit, mixer, images, la, lb, batch_size=32)  # 32 + 32 + 6
+    fa = FeatureExtractor(vit, la, pooling="flatten").fit(images).extract(images)
+    fb = FeatureExtractor(mixer, lb, pooling="flatten").fit(images).extract(images)
+    acc = MinibatchCKA()
+    for s in range(0, 70, 32):
+        acc.update([torch.as_tensor(fa[k][s:s + 32]) for k in la],
+                   [torch.as_tensor(fb[k][s:s + 32]) for k in lb])
+    assert ours.n_batches == acc.n_batches_ == 3 and ours.n_samples == acc.n_samples_ == 70
+    np.testing.assert_allclose(ours.similarity, acc.result(), rtol=1e-9, atol=1e-12)
+
+    class Const(torch.nn.Module):
+        def __init__(self, value):
+            super().__init__()
+            self.value = value
+
+        def forward(self, x):
+            return torch.zeros_like(x) + self.value
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 6), Const(2.0))
+    with pytest.warns(RuntimeWarning, match="without variance"):
+        S = model_layer_similarity(net, None, images, ["1", "2"], batch_size=35).similarity
+    np.testing.assert_allclose(S, [[1.0, 0.0], [0.0, 0.0]], atol=1e-6)
+    net[2].value = float("inf")
+    with pytest.raises(ValueError, match=r"X_batch\[1\] contains NaN or infinite"):
+        model_layer_similarity(net, None, images, ["1", "2"], batch_size=35)
+
+
 def test_self_similarity_is_symmetric_with_unit_diagonal(images):
     cnn = _model(TinyCNN)
     layers = ["conv1", "act1", "act2", "head"]

@@ -111,6 +111,45 @@ def test_minibatch_bad_input(layers):
         layer_similarity({"a": layers["h1"], "b": layers["h2"][:10]})
 
 
+def test_cheap_finiteness_check_names_the_layer_and_leaves_no_trace(layers):
+    # Finiteness is read off the Gram row sums: one NaN or inf feature anywhere is caught.
+    acc = MinibatchCKA()
+    for value in (np.nan, np.inf, -np.inf):
+        bad = {k: torch.tensor(v[:20]) for k, v in layers.items()}
+        bad["h2"][7, 3] = value
+        with pytest.raises(ValueError, match=r"Y_batch\[h2\] contains NaN"):
+            acc.update(layers["h1"][:20], bad)
+        with pytest.raises(ValueError, match=r"X_batch\[1\] contains NaN"):
+            acc.update([layers["h1"][:20], bad["h2"].numpy()], None)
+    assert acc.n_batches_ == 0 and acc.hsic_xy_ is None and acc.layers_x_ is None
+    # after rejected batches, the accumulator works as new (even with another layer set)
+    acc.update(layers["h1"], layers["h3"])
+    assert abs(acc.result() - cka(layers["h1"], layers["h3"], debiased=True)) < 1e-12
+
+
+def test_precisions_and_mixed_dtypes(layers):
+    X = layers
+    ref = MinibatchCKA()
+    f32 = MinibatchCKA()
+    half = MinibatchCKA()
+    mixed = MinibatchCKA()
+    for start in range(0, 300, 100):
+        rows = slice(start, start + 100)
+        ref.update({k: v[rows] for k, v in X.items()}, None)
+        f32.update({k: v[rows].astype(np.float32) for k, v in X.items()}, None)
+        # float16 tensors are promoted to float32 (a float16 Gram would lose the value)
+        half.update({k: torch.tensor(v[rows], dtype=torch.float16) for k, v in X.items()}, None)
+        # float32 X with float64 Y: computed in the common (wider) precision
+        mixed.update({k: torch.tensor(v[rows], dtype=torch.float32) for k, v in X.items()},
+                     {k: torch.tensor(v[rows]) for k, v in X.items()})
+    S = ref.result()
+    assert np.abs(f32.result() - S).max() < 1e-6
+    assert np.abs(half.result() - S).max() < 5e-3
+    assert np.abs(mixed.result() - S).max() < 1e-6
+    assert mixed.hsic_xy_.dtype == torch.float64
+    assert MinibatchCKA().update(np.arange(40).reshape(10, 4), layers["h1"][:10]).result() > 0
+
+
 @requires_cuda
 def test_minibatch_cuda_matches_cpu(layers):
     S = layer_similarity(layers, batch_size=100)
