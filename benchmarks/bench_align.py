@@ -128,6 +128,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=131072)
     parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--lr-schedule", default="cosine", choices=["constant", "cosine"])
     parser.add_argument("--baseline-seconds", type=float, default=120.0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--soft-vs-hard", action="store_true",
@@ -157,6 +158,7 @@ def main():
           f"{odd_one_out_accuracy(F, X_test):.4f}", flush=True)
 
     est = HumanAlignTransformer(F, method="global", reg=0.0, lr=args.lr,
+                                lr_schedule=args.lr_schedule,
                                 batch_size=args.batch_size, max_epochs=args.epochs,
                                 early_stopping=False, device=args.device, random_state=0)
     start = time.perf_counter()
@@ -164,7 +166,8 @@ def main():
     fast_seconds = time.perf_counter() - start
     fast_acc = est.score(X_test)
     steps = args.epochs * -(-m // args.batch_size)
-    print(f"reprlign HumanAlignTransformer: {fast_seconds:.1f} s for {args.epochs} epochs "
+    print(f"reprlign HumanAlignTransformer (lr {args.lr:g}, {args.lr_schedule}): "
+          f"{fast_seconds:.1f} s for {args.epochs} epochs "
           f"({steps} steps of {args.batch_size:,} triplets, {1e3 * fast_seconds / steps:.0f} ms "
           f"per step); held-out accuracy {fast_acc:.4f}", flush=True)
 

@@ -134,6 +134,10 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Optimiser of ``W`` and ``b``.
     lr : float, default=1e-3
         Learning rate.
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        ``"cosine"`` anneals the learning rate to 0 over ``max_epochs`` (our
+        addition; with large batches and few steps it converges much further:
+        see ``benchmarks/RESULTS.md``).
     max_epochs : int, default=100
         Passes over the training triplets.
     batch_size : int or None, default=256
@@ -266,6 +270,7 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         standardize=True,
         optimizer="adam",
         lr=1e-3,
+        lr_schedule="constant",
         max_epochs=100,
         batch_size=256,
         local_batch_size=1024,
@@ -290,6 +295,7 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.standardize = standardize
         self.optimizer = optimizer
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.local_batch_size = local_batch_size
@@ -320,6 +326,10 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                                  f"got {self.temperature!r}")
             check_positive(self.temperature, "temperature")
         check_positive(self.lr, "lr")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(
+                f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}"
+            )
         check_positive(self.max_epochs, "max_epochs", integer=True)
         if self.batch_size is not None:
             check_positive(self.batch_size, "batch_size", integer=True)
@@ -439,7 +449,8 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         result = train_transform(
             Xs, train, val, local_pool=pool, method=self.method, reg=float(self.reg),
             alpha=alpha, tau=float(self.tau), temperature=self.temperature, bias=self.bias,
-            optimizer=self.optimizer, lr=float(self.lr), max_epochs=self.max_epochs,
+            optimizer=self.optimizer, lr=float(self.lr), lr_schedule=self.lr_schedule,
+            max_epochs=self.max_epochs,
             batch_size=self.batch_size, local_batch_size=self.local_batch_size,
             patience=self.n_iter_no_change, tol=float(self.tol), clip_grad=self.clip_grad,
             init_scale=init_scale, device=device,

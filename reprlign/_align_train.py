@@ -108,6 +108,7 @@ def train_transform(
     bias,
     optimizer,
     lr,
+    lr_schedule,
     max_epochs,
     batch_size,
     local_batch_size,
@@ -155,6 +156,10 @@ def train_transform(
         params["b"] = b
     opt_cls = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer]
     opt = opt_cls(list(params.values()), lr=lr)
+    bs = m if batch_size is None else min(batch_size, m)
+    sched = None
+    if lr_schedule == "cosine":  # decay to 0 over the planned steps (early stopping may cut it)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max_epochs * -(-m // bs))
     toward = "zero" if method == "naive" else "identity"
     inv_T = 1.0 if temperature == "fit" else 1.0 / float(temperature)
 
@@ -167,7 +172,6 @@ def train_transform(
     stopper = EarlyStopping(patience, tol) if val is not None else None
     if val is not None:
         t_va, y_va, w_va = to_dev(val)
-    bs = m if batch_size is None else min(batch_size, m)
     history = []
     for epoch in range(max_epochs):
         t0 = time.perf_counter()
@@ -188,6 +192,8 @@ def train_transform(
             if clip_grad is not None:
                 torch.nn.utils.clip_grad_norm_(list(params.values()), clip_grad)
             opt.step()
+            if sched is not None:
+                sched.step()
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
         record = {"epoch": epoch + 1, "loss": total / seen}

@@ -221,6 +221,18 @@ def test_early_stopping_keeps_the_best_epoch(toy):
     assert est.n_epochs_ <= est.best_epoch_ + 3
 
 
+def test_cosine_schedule_anneals_the_learning_rate(toy):
+    data, X = toy
+    kw = dict(method="global", **{**FAST, "lr": 0.05, "max_epochs": 6})
+    const = HumanAlignTransformer(data.model, **kw).fit(X)
+    cos = HumanAlignTransformer(data.model, lr_schedule="cosine", **kw).fit(X)
+    # Same first epoch (the schedule starts at lr), different end point, both aligned.
+    one = HumanAlignTransformer(data.model, **{**kw, "max_epochs": 1}).fit(X)
+    assert cos.history_[0]["loss"] == pytest.approx(one.history_[0]["loss"], rel=0.05)
+    assert not np.allclose(cos.W_, const.W_)
+    assert cos.score(X) > odd_one_out_accuracy(data.model, X)
+
+
 def test_fit_transform_is_refused_with_a_reason(toy):
     data, X = toy
     with pytest.raises(TypeError, match="fit takes triplets"):
@@ -252,7 +264,8 @@ def test_bad_parameters_and_transform_width(toy):
     data, X = toy
     for params, match in [({"method": "probe"}, "method"), ({"reg": -1.0}, "reg"),
                           ({"local_weight": 1.0}, "local_weight"),
-                          ({"temperature": "auto"}, "temperature"), ({"lr": 0.0}, "lr")]:
+                          ({"temperature": "auto"}, "temperature"), ({"lr": 0.0}, "lr"),
+                          ({"lr_schedule": "step"}, "lr_schedule")]:
         with pytest.raises(ValueError, match=match):
             HumanAlignTransformer(data.model, **{**FAST, **params}).fit(X)
     est = HumanAlignTransformer(data.model, **{**FAST, "max_epochs": 1}).fit(X)
