@@ -85,24 +85,21 @@ def _gram_stats(layers):
 
         ref = layers[0]
         G = torch.empty((n_layers, b, b), dtype=ref.dtype, device=ref.device)
-        mean = torch.full((b,), 1.0 / b, dtype=ref.dtype, device=ref.device)
+        mean = torch.full((1, b), 1.0 / b, dtype=ref.dtype, device=ref.device)
         for i, A in enumerate(layers):
             A = A - mean @ A
             torch.mm(A, A.T, out=G[i])
+        G.diagonal(dim1=1, dim2=2).zero_()
+        rows = (G.reshape(n_layers * b, b) @ mean[0]).reshape(n_layers, b) * b
     else:  # numpy's pairwise-summed reductions are fast and keep float32 accurate
         G = np.empty((n_layers, b, b), dtype=layers[0].dtype)
         with np.errstate(invalid="ignore", over="ignore"):  # _check_finite reports these
             for i, A in enumerate(layers):
                 A = A - A.mean(axis=0)
                 np.matmul(A, A.T, out=G[i])
-    G = G.reshape(n_layers, b * b)
-    G[:, :: b + 1] = 0  # the diagonals
-    if is_torch(G):
-        rows = (G.reshape(n_layers * b, b) @ (mean * b)).reshape(n_layers, b)
-    else:
-        with np.errstate(invalid="ignore", over="ignore"):
-            rows = G.reshape(n_layers, b, b).sum(axis=2)
-    return G, to_float64(rows)
+            G[:, np.arange(b), np.arange(b)] = 0
+            rows = G.sum(axis=2)
+    return G.reshape(n_layers, b * b), to_float64(rows)
 
 
 def _rowdot(A, B):
