@@ -82,6 +82,22 @@ def run_demo(features="minilm-words", reg=DEFAULT_REG, local_weight=DEFAULT_LOCA
     verbose : bool
         Print the table.
     """
+    import torch
+
+    say = print if verbose else (lambda *a, **k: None)
+    t0 = time.perf_counter()
+    # The fits are small (384 x 384 maps): one torch thread per fit loses little on an idle
+    # machine and avoids OpenMP threads spinning against other jobs on a busy one (up to 8x
+    # slower in our measurements on 2 shared cores).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run(features, reg, local_weight, n_splits, output, random_state, n_jobs, say, t0)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(features, reg, local_weight, n_splits, output, random_state, n_jobs, say, t0):
     from sklearn.model_selection import GridSearchCV
 
     from ._align import HumanAlignTransformer
@@ -89,8 +105,6 @@ def run_demo(features="minilm-words", reg=DEFAULT_REG, local_weight=DEFAULT_LOCA
     from .model_selection import TripletGroupKFold
     from .triplets import noise_ceiling
 
-    say = print if verbose else (lambda *a, **k: None)
-    t0 = time.perf_counter()
     data = load_things_triplets()
     F = load_things_features(features)
     X = data.triplets
