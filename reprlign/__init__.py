@@ -10,30 +10,51 @@ Submodules: :mod:`reprlign.triplets` (odd-one-out triplets),
 :mod:`reprlign.datasets` (bundled human data and generators).
 """
 
+import importlib
+
 __version__ = "0.1.0.dev0"
 
-from ._align import HumanAlignTransformer, fit_temperature  # noqa: E402
-from ._features import FeatureExtractor  # noqa: E402
-from ._growing import GrowingMLP, GrowingMLPRegressor  # noqa: E402
-from ._layers import model_layer_similarity  # noqa: E402
-from ._levels import levels_agreement, things_levels, triplet_levels  # noqa: E402
-from ._oko import OKOClassifier  # noqa: E402
-from ._robustness import block_removal_robustness, perturbation_robustness  # noqa: E402
-from ._scorer import RSAScorer  # noqa: E402
+# Public name -> the private module that defines it. Names are imported on first use
+# (PEP 562), so `import reprlign` and `python -m reprlign --help` do not pay for torch,
+# skorch and every estimator; `from reprlign import OKOClassifier` works as usual.
+_PUBLIC = {
+    "FeatureExtractor": "_features",
+    "GrowingMLP": "_growing",
+    "GrowingMLPRegressor": "_growing",
+    "HumanAlignTransformer": "_align",
+    "OKOClassifier": "_oko",
+    "RSAScorer": "_scorer",
+    "block_removal_robustness": "_robustness",
+    "fit_temperature": "_align",
+    "levels_agreement": "_levels",
+    "model_layer_similarity": "_layers",
+    "perturbation_robustness": "_robustness",
+    "things_levels": "_levels",
+    "triplet_levels": "_levels",
+}
+_SUBMODULES = (
+    "calibration",
+    "datasets",
+    "measures",
+    "model_selection",
+    "plotting",
+    "triplets",
+    "utils",
+)
 
-__all__ = [
-    "FeatureExtractor",
-    "GrowingMLP",
-    "GrowingMLPRegressor",
-    "HumanAlignTransformer",
-    "OKOClassifier",
-    "RSAScorer",
-    "__version__",
-    "block_removal_robustness",
-    "fit_temperature",
-    "levels_agreement",
-    "model_layer_similarity",
-    "perturbation_robustness",
-    "things_levels",
-    "triplet_levels",
-]
+__all__ = ["__version__", *sorted(_PUBLIC)]
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC) | set(_SUBMODULES))

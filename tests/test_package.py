@@ -41,3 +41,14 @@ def test_python_m_reprlign_prints_help():
     out = subprocess.run([sys.executable, "-m", "reprlign", "--version"], capture_output=True,
                          text=True, check=True)
     assert reprlign.__version__ in out.stdout
+
+
+def test_import_is_light_and_names_resolve_lazily():
+    code = (
+        "import sys, reprlign; assert 'torch' not in sys.modules, 'torch imported eagerly'; "
+        "from reprlign import HumanAlignTransformer, OKOClassifier; "
+        "assert 'torch' in sys.modules; "
+        "assert set(reprlign.__all__) <= set(dir(reprlign)); "
+        "assert reprlign.triplets.validate_triplets is not None"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
