@@ -47,7 +47,6 @@ def test_import_is_light_and_names_resolve_lazily():
     code = (
         "import sys, reprlign; assert 'torch' not in sys.modules, 'torch imported eagerly'; "
         "from reprlign import HumanAlignTransformer, OKOClassifier; "
-        "assert 'torch' in sys.modules; "
         "assert set(reprlign.__all__) <= set(dir(reprlign)); "
         "assert reprlign.triplets.validate_triplets is not None"
     )
