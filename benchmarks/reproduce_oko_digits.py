@@ -115,7 +115,7 @@ def fit_oko(method, train, valid, seed, args):
     clf = OKOClassifier(
         hidden_layer_sizes=(128, 128), targets="soft" if method == "oko_soft" else "hard",
         batch_size=11, lr=1e-3, random_state=seed,
-        early_stopping=args.protocol == "early", patience=args.patience,
+        early_stopping=args.protocol == "early", n_iter_no_change=args.patience,
         max_epochs=args.max_epochs if args.protocol == "early" else args.epochs)
     clf.fit(*train, validation_data=valid if args.protocol == "early" else None)
     return clf.predict_proba, clf.n_epochs_

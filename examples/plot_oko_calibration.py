@@ -75,7 +75,7 @@ ce.fit(data.X_train, data.y_train)
 # 11 sets of 3 per step forward about as many examples as a cross-entropy
 # batch of 32; an epoch has ceil(200 / 3) = 67 sets.
 oko = OKOClassifier(hidden_layer_sizes=(128, 128), batch_size=11, max_epochs=1000,
-                    patience=100, random_state=0)
+                    n_iter_no_change=100, random_state=0)
 oko.fit(data.X_train, data.y_train, validation_data=(X_val, y_val))
 
 # %%

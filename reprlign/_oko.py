@@ -69,13 +69,13 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
     weight_decay : float, default=0.0
     early_stopping : bool, default=True
         Stop when the validation NLL (cross-entropy of single examples) has not
-        improved for ``patience`` epochs, and restore the best weights. The
+        improved for ``n_iter_no_change`` epochs, and restore the best weights. The
         validation data are ``validation_data`` given to :meth:`fit`, else a
         stratified ``validation_fraction`` of the training data (each class keeps
         at least two training examples; with none to spare, training runs
         ``max_epochs`` epochs with a warning).
     validation_fraction : float, default=0.1
-    patience : int, default=50
+    n_iter_no_change : int, default=50
         Epochs without improvement before stopping. OKO's validation NLL keeps
         improving slowly while its confidence grows, and a model stopped too
         early is under-confident; on the digits reproduction, patience 30 left
@@ -168,7 +168,7 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
         weight_decay=0.0,
         early_stopping=True,
         validation_fraction=0.1,
-        patience=50,
+        n_iter_no_change=50,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -187,7 +187,7 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
-        self.patience = patience
+        self.n_iter_no_change = n_iter_no_change
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -225,7 +225,7 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"k must be an integer >= 1, got {self.k!r}")
         if self.targets not in ("hard", "soft"):
             raise ValueError(f"targets must be 'hard' or 'soft', got {self.targets!r}")
-        for name in ("batch_size", "max_epochs", "patience"):
+        for name in ("batch_size", "max_epochs", "n_iter_no_change"):
             check_positive(getattr(self, name), name, integer=True)
         if self.sets_per_epoch is not None:
             check_positive(self.sets_per_epoch, "sets_per_epoch", integer=True)
@@ -334,7 +334,7 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
         callbacks = []
         if valid is not None and self.early_stopping:
             callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.patience, load_best=True,
+                monitor="valid_loss", patience=self.n_iter_no_change, load_best=True,
                 sink=print if self.verbose else _silent)))
 
         self.n_sets_per_epoch_ = self.sets_per_epoch or -(-len(y_train) // (self.k + 2))

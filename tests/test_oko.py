@@ -152,7 +152,7 @@ def test_reproducible_and_leaves_global_rng_alone(blobs):
 
 def test_early_stopping_restores_best_epoch(blobs):
     X, y = blobs
-    clf = OKOClassifier(hidden_layer_sizes=(16,), lr=3e-2, max_epochs=200, patience=3,
+    clf = OKOClassifier(hidden_layer_sizes=(16,), lr=3e-2, max_epochs=200, n_iter_no_change=3,
                         random_state=0).fit(X, y)
     hist = clf.net_.history
     assert clf.n_epochs_ < 200
@@ -161,7 +161,7 @@ def test_early_stopping_restores_best_epoch(blobs):
     assert hist[clf.best_epoch_ - 1, "valid_loss"] <= min(hist[:, "valid_loss"]) * (1 + 1e-4)
     P = clf.predict_proba(X)
     clf_fixed = OKOClassifier(hidden_layer_sizes=(16,), lr=3e-2, max_epochs=clf.best_epoch_,
-                              patience=1000, random_state=0).fit(X, y)
+                              n_iter_no_change=1000, random_state=0).fit(X, y)
     np.testing.assert_allclose(clf_fixed.predict_proba(X), P, atol=1e-6)
 
 
@@ -178,7 +178,7 @@ def test_validation_split_is_stratified_and_keeps_pairs():
 
 def test_validation_data_and_unseen_validation_labels(blobs):
     X, y = blobs
-    clf = OKOClassifier(**{**FAST, "early_stopping": True, "patience": 2})
+    clf = OKOClassifier(**{**FAST, "early_stopping": True, "n_iter_no_change": 2})
     clf.fit(X[:200], y[:200], validation_data=(X[200:], y[200:]))
     assert clf.best_epoch_ is not None
     with pytest.raises(ValueError, match="not seen at fit time"):
