@@ -41,7 +41,6 @@ class _StreamedCKA(MinibatchCKA):
         return super().result()
 
 
-_PairwiseHSIC = _StreamedCKA  # the name reprlign._robustness imports
 
 
 def _layer_list(layers, name):

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._features import FeatureExtractor, iter_batches, resolve_modules
-from ._layers import _layer_list, _PairwiseHSIC, check_stimuli
+from ._layers import _layer_list, _StreamedCKA, check_stimuli
 from .utils._torch import seed_everything
 
 
@@ -87,7 +87,7 @@ def perturbation_robustness(model, X, layers, *, strengths=(0.1, 0.3, 1.0),
         raise ValueError(f"perturbation must be 'gaussian' or a callable, got {perturbation!r}")
     seed = int(seed_everything(random_state).initial_seed())
     gens = [seed_everything(seed) for _ in strengths]
-    accs = [_PairwiseHSIC() for _ in strengths]
+    accs = [_StreamedCKA() for _ in strengths]
     fx = FeatureExtractor(model, layers, pooling=pooling, batch_size=batch_size, device=device,
                           dtype=dtype, preprocess=preprocess)
     with fx._session() as (_, forward):
@@ -162,7 +162,7 @@ def block_removal_robustness(model, X, blocks, layers=None, *, pooling="flatten"
     kw = dict(pooling=pooling, batch_size=batch_size, device=device, dtype=dtype,
               preprocess=preprocess)
     kept = [[layer for layer in layers if not layer.startswith(b + ".")] for b in blocks]
-    accs = [_PairwiseHSIC() for _ in blocks]
+    accs = [_StreamedCKA() for _ in blocks]
     with ExitStack() as stack:
         _, full = stack.enter_context(FeatureExtractor(model, layers, **kw)._session())
         forwards = [stack.enter_context(FeatureExtractor(_remove(model, b), k, **kw)._session())[1]
