@@ -75,6 +75,79 @@ def test_feature_space_equals_gram_form(XY, debiased):
     assert abs(cka(Xw, Y, debiased=debiased) - ref) < 1e-12
 
 
+def _plain_feature_space_cka(X, Y, debiased):
+    """Oracle: full GEMMs for every product (no syrk), K 1 and row norms in float64."""
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    n = X.shape[0]
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+
+    def hsic(tr, A, B):
+        if not debiased:
+            return tr
+        ka, kb = Xc_sum(A), Xc_sum(B)
+        da, db = (A**2).sum(1), (B**2).sum(1)
+        kt, lt = ka - da, kb - db
+        return (tr - (da * db).sum() + kt.sum() * lt.sum() / ((n - 1) * (n - 2))
+                - 2.0 / (n - 2) * (kt * lt).sum())
+
+    def Xc_sum(A):
+        return A @ A.sum(0)
+
+    gxy = (np.dot(Xc.T.copy(), Yc) ** 2).sum()
+    gxx = (np.dot(Xc.T.copy(), Xc) ** 2).sum()
+    gyy = (np.dot(Yc.T.copy(), Yc) ** 2).sum()
+    return hsic(gxy, Xc, Yc) / np.sqrt(hsic(gxx, Xc, Xc) * hsic(gyy, Yc, Yc))
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_syrk_route_equals_plain_gemm(rng, debiased, order):
+    # d1 != d2, an offset mean, one constant column in X; C- and F-ordered input.
+    X = rng.randn(300, 40) * rng.uniform(0.1, 3.0, 40) + 5.0
+    X[:, 7] = 2.5
+    Y = np.tanh(X @ rng.randn(40, 23) / 10) + 0.5 * rng.randn(300, 23) - 1.0
+    ref = _plain_feature_space_cka(X, Y, debiased)
+    Xo, Yo = np.asarray(X, order=order), np.asarray(Y, order=order)
+    assert Xo.flags.f_contiguous == (order == "F")
+    assert abs(cka(Xo, Yo, debiased=debiased) - ref) < 1e-12
+    # The same without the constant column: it contributes nothing.
+    assert abs(cka(np.delete(Xo, 7, axis=1), Yo, debiased=debiased) - ref) < 1e-12
+    # float32 stays float32 in the products; the result is within float32 tolerance.
+    got32 = cka(Xo.astype(np.float32), Yo.astype(np.float32), debiased=debiased)
+    assert abs(got32 - ref) < 1e-5
+    # Non-contiguous input (a column slice) takes the same route.
+    wide = np.hstack([Xo, rng.randn(300, 5)])
+    assert abs(cka(wide[:, :40], Yo, debiased=debiased) - ref) < 1e-12
+
+
+def test_gram_equals_full_gemm(rng):
+    from reprlign.measures._cka import _gram
+
+    for A in (rng.randn(50, 9), np.asfortranarray(rng.randn(50, 9))):
+        G = _gram(A)
+        full = np.dot(A.T.copy(), A)  # a plain GEMM (the operands no longer share a buffer)
+        assert np.allclose(G, full, rtol=1e-13, atol=1e-12)
+        assert np.array_equal(G, G.T)
+        assert abs(np.vdot(G, G) - (full**2).sum()) < 1e-12 * (full**2).sum()
+    G32 = _gram(A.astype(np.float32))
+    assert G32.dtype == np.float64
+    assert abs(np.vdot(G32, G32) / (full**2).sum() - 1) < 1e-5
+
+
+def test_constant_columns_all_or_with_large_offset(rng):
+    X = rng.randn(200, 5)
+    Y = rng.randn(200, 6)
+    # Constant columns with a large offset (ulp residue after centring) change nothing.
+    Xb = np.hstack([X, np.full((200, 2), 1e8 / 3)])
+    for debiased in (False, True):
+        assert abs(cka(Xb, Y, debiased=debiased) - cka(X, Y, debiased=debiased)) < 1e-12
+        with pytest.warns(RuntimeWarning, match="X has no variance"):
+            assert cka(np.full((200, 4), 1e8 / 3), Y, debiased=debiased) == 0.0
+        with pytest.warns(RuntimeWarning, match="Y has no variance"):
+            assert cka(X, np.full((200, 3), -7.1, dtype=np.float32), debiased=debiased) == 0.0
+
+
 def test_song_estimator_equals_u_centering(rng):
     X, Y = rng.randn(30, 4), rng.randn(30, 6)
     K, L = X @ X.T, Y @ Y.T

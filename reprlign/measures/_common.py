@@ -61,6 +61,11 @@ def center_columns(X):
     return Xc
 
 
+def feature_space_cheaper(n, d1, d2):
+    """Whether three d x d products cost no more than two n x n Gram matrices."""
+    return d1 * d2 + (d1 * d1 + d2 * d2) / 2 <= n * (d1 + d2) / 2 + n
+
+
 def gram_products(A, B):
     """``(||A'B||_F^2, ||A'A||_F^2, ||B'B||_F^2)`` in float64, by the cheaper exact route.
 
@@ -69,8 +74,7 @@ def gram_products(A, B):
     when ``d > n`` the two n x n Gram matrices are cheaper and are used instead.
     """
     n, d1 = A.shape
-    d2 = B.shape[1]
-    if d1 * d2 + (d1 * d1 + d2 * d2) / 2 <= n * (d1 + d2) / 2 + n:
+    if feature_space_cheaper(n, d1, B.shape[1]):
         return (
             (to_float64(B.T @ A) ** 2).sum(),
             (to_float64(A.T @ A) ** 2).sum(),
