@@ -50,6 +50,15 @@ def aggregate_triplets(triplets, y=None, *, return_inverse=False):
     inverse : numpy.ndarray of shape (m,)
         Only with ``return_inverse=True``.
     """
+    unique, counts, inverse, _ = _tally(triplets, y)
+    proba = counts / counts.sum(axis=1, keepdims=True)
+    if return_inverse:
+        return unique, proba, counts, inverse
+    return unique, proba, counts
+
+
+def _tally(triplets, y):
+    """Unique canonical rows, their counts, and each response's row and odd position in it."""
     t = validate_triplets(triplets)
     odd = _odd_positions(y, t.shape[0])
     odd_object = t[np.arange(t.shape[0]), odd]
@@ -64,10 +73,9 @@ def aggregate_triplets(triplets, y=None, *, return_inverse=False):
     order = np.array([[1, 2, 0], [0, 2, 1], [0, 1, 2]])[majority]
     unique = np.take_along_axis(uniq, order, axis=1)
     counts = np.take_along_axis(counts_sorted, order, axis=1)
-    proba = counts / counts.sum(axis=1, keepdims=True)
-    if return_inverse:
-        return unique, proba, counts, inverse
-    return unique, proba, counts
+    # Where each sorted position went in its canonical row.
+    pos = np.argsort(order, axis=1)[inverse, sorted_pos]
+    return unique, counts, inverse, pos
 
 
 def noise_ceiling(triplets, y=None):
@@ -91,12 +99,7 @@ def noise_ceiling(triplets, y=None):
     float
         About 0.644 on the bundled THINGS noise-ceiling set (chance: 1/3).
     """
-    unique, _, counts, inverse = aggregate_triplets(triplets, y, return_inverse=True)
-    t = validate_triplets(triplets)
-    odd = _odd_positions(y, t.shape[0])
-    odd_object = t[np.arange(t.shape[0]), odd]
-    # Position of each response's odd object within its unique (canonical) row.
-    pos = np.argmax(unique[inverse] == odd_object[:, None], axis=1)
+    _, counts, inverse, pos = _tally(triplets, y)
     others = counts[inverse].copy()
     others[np.arange(len(pos)), pos] -= 1
     n_others = others.sum(axis=1)
