@@ -10,7 +10,7 @@ from sklearn.utils import Bunch
 
 from ._features import FeatureExtractor, iter_batches, resolve_modules
 from ._layers import _layer_list, _StreamedCKA, check_stimuli
-from .utils._torch import seed_everything
+from .utils._torch import draw_seed, seed_everything
 
 
 def _gaussian(batch, strength, generator):
@@ -85,7 +85,7 @@ def perturbation_robustness(model, X, layers, *, strengths=(0.1, 0.3, 1.0),
         perturb = perturbation
     else:
         raise ValueError(f"perturbation must be 'gaussian' or a callable, got {perturbation!r}")
-    seed = int(seed_everything(random_state).initial_seed())
+    seed = draw_seed(random_state)
     gens = [seed_everything(seed) for _ in strengths]
     accs = [_StreamedCKA() for _ in strengths]
     fx = FeatureExtractor(model, layers, pooling=pooling, batch_size=batch_size, device=device,

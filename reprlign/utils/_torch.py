@@ -38,12 +38,9 @@ def seed_everything(random_state):
     reproducible without touching the caller's random state.
     """
     import torch
-    from sklearn.utils import check_random_state
 
-    rng = check_random_state(random_state)
-    seed = int(rng.randint(0, 2**31 - 1))
     gen = torch.Generator()
-    gen.manual_seed(seed)
+    gen.manual_seed(draw_seed(random_state))
     return gen
 
 
