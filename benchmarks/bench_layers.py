@@ -52,21 +52,102 @@ def make_model(widths, seed):
     return torch.nn.Sequential(*layers).eval()
 
 
-def make_data(n):
-    return np.random.RandomState(0).randn(n, D_IN).astype(np.float32)
+def make_data(n, models="mlp"):
+    shape = (n, D_IN) if models == "mlp" else (n, 3, IMAGE, IMAGE)
+    return np.random.RandomState(0).randn(*shape).astype(np.float32)
+
+
+# --models vision: the pairing of Raghu et al. (2021), a small ResNet-style CNN against a
+# small ViT-style transformer, on 3 x 16 x 16 images; every hooked output flattens to at
+# most 2,048 features, as in the MLP setting.
+IMAGE = 16
+
+
+def make_cnn(seed):
+    """Eight hooked stages (stem, residual blocks, strided convs); maps of 1,024-2,048."""
+    import torch
+    from torch import nn
+
+    class Residual(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c),
+                                      nn.ReLU(), nn.Conv2d(c, c, 3, padding=1),
+                                      nn.BatchNorm2d(c))
+
+        def forward(self, x):
+            return torch.relu(x + self.body(x))
+
+    def down(c_in, c_out, stride):
+        return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1),
+                             nn.BatchNorm2d(c_out), nn.ReLU())
+
+    torch.manual_seed(seed)
+    return nn.Sequential(down(3, 8, 1), Residual(8), down(8, 16, 2), Residual(16),
+                         down(16, 32, 1), Residual(32), down(32, 64, 2), Residual(64)).eval()
+
+
+def make_vit(seed, dim=128, patch=4, heads=4):
+    """Patch embedding plus seven pre-norm transformer blocks: 16 tokens x 128 = 2,048."""
+    import torch
+    from torch import nn
+
+    class Embed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Conv2d(3, dim, patch, stride=patch)
+            self.pos = nn.Parameter(0.02 * torch.randn(1, (IMAGE // patch) ** 2, dim))
+
+        def forward(self, x):
+            return self.proj(x).flatten(2).transpose(1, 2) + self.pos
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+            self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+            self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+        def forward(self, x):
+            h = self.norm1(x)
+            x = x + self.attn(h, h, h, need_weights=False)[0]
+            return x + self.mlp(self.norm2(x))
+
+    torch.manual_seed(seed)
+    return nn.Sequential(Embed(), *[Block() for _ in range(7)]).eval()
+
+
+def layer_widths(models):
+    """Flattened width of each hooked layer of both models (one probe image)."""
+    import torch
+
+    widths = []
+    with torch.no_grad():
+        for model in make_models(models):
+            x = torch.from_numpy(make_data(1, models))
+            for stage in model:
+                x = stage(x)
+                widths.append(x[0].numel())
+    return widths
+
+
+def make_models(models):
+    if models == "mlp":
+        return make_model(WIDTHS_A, 0), make_model(WIDTHS_B, 1)
+    return make_cnn(0), make_vit(1)
 
 
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_child(tool, n, threads):
+def run_child(tool, n, threads, models):
     import torch
 
     torch.set_num_threads(threads)
-    a, b = make_model(WIDTHS_A, 0), make_model(WIDTHS_B, 1)
+    a, b = make_models(models)
     names = [str(i) for i in range(8)]
-    X = make_data(n)
+    X = make_data(n, models)
     base = peak_rss_mb()
     if tool == "forward":  # the floor both tools pay: the two models' forward passes
         Xt = torch.from_numpy(X)
@@ -103,9 +184,10 @@ def run_child(tool, n, threads):
                       "S": np.asarray(S, dtype=float).tolist()}))
 
 
-def child(tool, n, threads):
+def child(tool, n, threads, models):
     out = subprocess.run([sys.executable, __file__, "--child", tool, "--n", str(n),
-                          "--threads", str(threads)], capture_output=True, text=True, check=True)
+                          "--threads", str(threads), "--models", models],
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -116,17 +198,25 @@ def main():
     p.add_argument("--skip-peer", action="store_true", help="do not run torch-cka")
     p.add_argument("--repeats", type=int, default=2,
                    help="alternating runs of each tool; the fastest counts (default: 2)")
+    p.add_argument("--models", choices=["mlp", "vision"], default="mlp",
+                   help="mlp: two 8-stage MLPs (forward-heavy); vision: a ResNet-style CNN "
+                        "against a ViT-style transformer on 16 x 16 images")
     p.add_argument("--child", choices=["ours", "torch-cka", "forward"], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        return run_child(args.child, args.n, args.threads)
+        return run_child(args.child, args.n, args.threads, args.models)
 
     from _machine import describe
 
     print(describe())
     print(f"load average at start: {os.getloadavg()[0]:.1f} (other jobs on the machine)")
-    print(f"8 x 8 layers, widths A={WIDTHS_A}, B={WIDTHS_B}, input {D_IN}, n={args.n:,}, "
-          f"batch {BATCH}, float32, {args.threads} torch threads\n")
+    if args.models == "mlp":
+        print(f"8 x 8 layers, MLP widths A={WIDTHS_A}, B={WIDTHS_B}, input {D_IN}, "
+              f"n={args.n:,}, batch {BATCH}, float32, {args.threads} torch threads\n")
+    else:
+        print(f"8 x 8 layers, ResNet-style CNN vs ViT-style transformer, input 3 x {IMAGE} x "
+              f"{IMAGE}, flattened widths {layer_widths(args.models)}, n={args.n:,}, "
+              f"batch {BATCH}, float32, {args.threads} torch threads\n")
     import importlib.util
 
     tools = ["forward", "ours"]
@@ -138,9 +228,9 @@ def main():
     runs = {t: [] for t in tools}
     for _ in range(args.repeats):  # alternate, so a busy spell hits every tool alike
         for t in tools:
-            runs[t].append(child(t, args.n, args.threads))
+            runs[t].append(child(t, args.n, args.threads, args.models))
     best = {t: min(r, key=lambda x: x["time"]) for t, r in runs.items()}
-    small = child("ours", args.n // 4, args.threads)
+    small = child("ours", args.n // 4, args.threads, args.models)
     fwd, ours = best["forward"], best["ours"]
 
     def line(tool, label, n):
@@ -154,7 +244,7 @@ def main():
     print(line("ours", "reprlign model_layer_similarity", args.n))
     print(f"{'reprlign at n/4 (memory check)':<34s} n={args.n // 4:>6,}: {small['time']:6.2f} s, "
           f"peak RSS {small['peak_mb']:.0f} MB (+{small['peak_mb'] - small['base_mb']:.0f} MB)")
-    held = 4 * args.n * (sum(WIDTHS_A) + sum(WIDTHS_B)) / 2**20
+    held = 4 * args.n * sum(layer_widths(args.models)) / 2**20
     print(f"(holding every layer's features for n={args.n:,} would take {held:.0f} MB)")
     print(f"target under 60 s: {'met' if ours['time'] < 60 else 'MISSED'}")
     if "torch-cka" not in best:
