@@ -39,6 +39,15 @@ _SHARED_DOC = """
     growth : {"gradmax", "random", "random_inverse", "zeros"} or None, default="gradmax"
         How new neurons are initialised (see Notes). None trains a fixed network
         of ``hidden_layer_sizes``.
+    growth_batch_size : int or None, default=None
+        Examples on which the GradMax shortcut gradient ``M`` and the growth
+        diagnostics (``loss_before``, ``loss_after``, ``grad_norm``,
+        ``max_output_change``) are computed. None uses the mini-batch of the step
+        at which growth happens, as in the paper; an int uses that many training
+        examples drawn at random without replacement from the data passed to
+        :meth:`fit` (or to this :meth:`partial_fit` call), all of them when it is at
+        least their number. A larger sample gives ``M`` less minibatch noise; it is
+        processed in one pass (memory grows with it).
     growth_scale : float, default=0.5
         Norm of each new non-zero weight vector, as a multiple of the mean norm of
         the existing ones: outgoing columns for ``gradmax``/``random``, incoming
@@ -115,12 +124,22 @@ _SHARED_NOTES = """
     maximises the gradient norm of the new incoming weights, which is
     ``f'(0) ||W_new^T M||``. Each new column is normalised to ``growth_scale``
     times the mean norm of the existing outgoing columns (singular values are
-    discarded). ``M`` comes from the batch of the step at which growth happens
-    and from the loss without the L2 penalty. Baselines: ``random`` (incoming 0,
+    discarded). ``M`` comes from the loss without the L2 penalty, on the batch
+    of the step at which growth happens (as in the paper) or, with
+    ``growth_batch_size``, on a larger random sample of the training data. Baselines: ``random`` (incoming 0,
     outgoing random and scaled the same way), ``random_inverse`` (incoming random,
     scaled to the existing incoming rows; outgoing 0) and ``zeros``. When a layer
     grows by more neurons than layer ``l + 1`` has units, the extra outgoing
-    directions are random (no orthonormal direction is left).
+    directions are random (no orthonormal direction is left). GradMax then has
+    no edge in gradient norm: ``m >= d_{l+1}`` orthonormal columns span the
+    whole output space, so ``||W_new^T M||`` no longer depends on ``M`` and
+    equals, in expectation, that of random columns of the same norm (e.g. a
+    one-hidden-layer classifier with 10 classes growing by 12 units).
+
+    Data order: mini-batches are drawn from a generator of their own, seeded
+    from ``random_state``, so every ``growth`` method (and ``growth=None``)
+    sees the same sequence of mini-batches; growth draws (random directions,
+    the ``growth_batch_size`` sample) come from the model's generator.
 
     Optimizer state: every new parameter entry starts with fresh state. For
     SGD the momentum buffer is padded with zeros (identical to fresh state).
@@ -134,6 +153,18 @@ _SHARED_NOTES = """
     Deviations: weights are Glorot-uniform initialised (float32 unless ``dtype`` says otherwise),
     and the growth schedule is counted in optimizer steps.
 """
+
+
+def _order_generator(gen):
+    """A generator for the data order only, seeded from ``gen``'s seed.
+
+    Shuffling draws from it and nothing else, so every growth method (and the
+    fixed network) sees the same mini-batch sequence for the same
+    ``random_state``: random growth's draws do not shift the data order.
+    """
+    import torch
+
+    return torch.Generator().manual_seed((gen.initial_seed() + 1) % 2**63)
 
 
 def _as_sizes(value, name, n_layers=None):
@@ -168,6 +199,7 @@ class _BaseGrowingMLP(BaseEstimator):
         grow_every=20,
         grow_by=None,
         growth="gradmax",
+        growth_batch_size=None,
         growth_scale=0.5,
         activation="relu",
         use_bias=True,
@@ -187,6 +219,7 @@ class _BaseGrowingMLP(BaseEstimator):
         self.grow_every = grow_every
         self.grow_by = grow_by
         self.growth = growth
+        self.growth_batch_size = growth_batch_size
         self.growth_scale = growth_scale
         self.activation = activation
         self.use_bias = use_bias
@@ -217,6 +250,8 @@ class _BaseGrowingMLP(BaseEstimator):
         if self.batch_size is not None:
             check_positive(self.batch_size, "batch_size", integer=True)
         check_positive(self.grow_every, "grow_every", integer=True)
+        if self.growth_batch_size is not None:
+            check_positive(self.growth_batch_size, "growth_batch_size", integer=True)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.growth is None:
@@ -284,6 +319,7 @@ class _BaseGrowingMLP(BaseEstimator):
             dtype=getattr(torch, self.dtype),
         )
         self._gen = gen
+        self._order_gen = _order_generator(gen)
         self._opt = StepOptimizer(self.optimizer, float(self.lr), momentum=float(self.momentum))
         self.growth_history_ = []
         self.loss_curve_ = []
@@ -304,6 +340,8 @@ class _BaseGrowingMLP(BaseEstimator):
         ]
         self._gen = torch.Generator()
         self._gen.set_state(torch.as_tensor(self._rng_state))
+        self._order_gen = torch.Generator()
+        self._order_gen.set_state(torch.as_tensor(self._order_rng_state))
         self._opt = StepOptimizer(self.optimizer, float(self.lr), momentum=float(self.momentum))
         if self._opt_state is not None:
             self._opt.state = {
@@ -319,19 +357,35 @@ class _BaseGrowingMLP(BaseEstimator):
         ]
         self.hidden_sizes_ = tuple(int(w.shape[0]) for w in self._weights[:-1])
         self._rng_state = self._gen.get_state().numpy().copy()
+        self._order_rng_state = self._order_gen.get_state().numpy().copy()
         self._opt_state = (
             None
             if self._opt.state is None
             else {k: [t.cpu().numpy().copy() for t in v] for k, v in self._opt.state.items()}
         )
-        for name in ("_weights", "_biases", "_gen", "_opt", "_act"):
+        for name in ("_weights", "_biases", "_gen", "_order_gen", "_opt", "_act"):
             delattr(self, name)
 
     # ------------------------------------------------------------- training
-    def _maybe_grow(self, Xb, yb):
+    def _growth_sample(self, Xt, yt, Xb, yb):
+        """The examples growth uses: the current mini-batch or ``growth_batch_size`` rows."""
+        import torch
+
+        k, n = self.growth_batch_size, Xt.shape[0]
+        if k is None:
+            return Xb, yb
+        if k >= n:
+            return Xt, yt
+        idx = torch.randperm(n, generator=self._gen)[:k].to(self._device)
+        return Xt[idx], yt[idx]
+
+    def _maybe_grow(self, Xt, yt, Xb, yb):
         if self.growth is None or self.n_steps_ % self.grow_every:
             return
         widths = [int(w.shape[0]) for w in self._weights[:-1]]
+        if all(w >= f for w, f in zip(widths, self._final, strict=True)):
+            return  # fully grown: no sample to draw
+        Xb, yb = self._growth_sample(Xt, yt, Xb, yb)
         for layer, (width, final, step) in enumerate(
             zip(widths, self._final, self._grow_by, strict=True)
         ):
@@ -371,7 +425,9 @@ class _BaseGrowingMLP(BaseEstimator):
         bs = n if self.batch_size is None else min(int(self.batch_size), n)
         decay = float(self.weight_decay)
         for _ in range(n_epochs):
-            order = torch.randperm(n, generator=self._gen).to(self._device) if bs < n else None
+            order = (
+                torch.randperm(n, generator=self._order_gen).to(self._device) if bs < n else None
+            )
             total = 0.0
             for start in range(0, n, bs):
                 if order is None:
@@ -399,7 +455,7 @@ class _BaseGrowingMLP(BaseEstimator):
                 self.loss_curve_.append(loss_value)
                 total += loss_value * Xb.shape[0]
                 self.n_steps_ += 1
-                self._maybe_grow(Xb, yb)
+                self._maybe_grow(Xt, yt, Xb, yb)
             self.n_iter_ += 1
             if self.verbose:
                 log_epoch(self, self.n_iter_, loss=total / n)

@@ -89,8 +89,9 @@ def test_shortcut_gradient_closed_form_one_hidden_layer():
     np.testing.assert_allclose(M.numpy(), (delta.T @ X).numpy(), rtol=1e-10)
 
 
-@pytest.mark.parametrize("n_new", [1, 2, 3])
+@pytest.mark.parametrize("n_new", [1, 2, 3, 5])
 def test_gradmax_growth_exact(n_new):
+    # n_new = 5 = d_{l+1}: the columns span the output space, grad norm = target ||M||_F.
     w, b = _net([4, 3, 5])
     X, Y = _data()
     loss = _mse(Y)
@@ -131,6 +132,8 @@ def test_gradmax_growth_exact(n_new):
     assert rec["max_output_change"] < 1e-12
     # The incoming gradient is f'(0) W_new^T M, with norm target * sqrt(sum of top sigma^2).
     assert rec["grad_norm"] == pytest.approx(target * np.sqrt((s[:n_new] ** 2).sum()), rel=1e-10)
+    if n_new == 5:
+        assert rec["grad_norm"] == pytest.approx(target * np.linalg.norm(M), rel=1e-10)
 
 
 def test_gradmax_beats_every_random_direction():
@@ -546,3 +549,104 @@ def test_growth_uses_loss_without_weight_decay():
     penalty = 2.5 * sum((c**2).sum() for c in clf.coefs_)
     assert rec["loss_after"] == pytest.approx(data_loss, rel=1e-10)
     assert penalty > 0.1 * data_loss
+
+
+# ------------------------------------------------- data order and growth sample
+class _RecordingRegressor(GrowingMLPRegressor):
+    """Records the targets of every loss evaluation (targets = row ids)."""
+
+    def _loss(self, out, y):
+        self.seen_.append(tuple(int(v) for v in y.ravel()))
+        return super()._loss(out, y)
+
+
+def _batch_sequence(**kw):
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    reg = _RecordingRegressor(
+        hidden_layer_sizes=6,
+        initial_hidden_sizes=2,
+        grow_by=2,
+        grow_every=4,
+        batch_size=16,
+        max_epochs=6,
+        optimizer="sgd",
+        lr=1e-4,
+        random_state=5,
+        **kw,
+    )
+    reg.seen_ = []
+    reg.fit(X, np.arange(60.0))
+    # Growth evaluates the loss on the batch of its step again: drop those repeats.
+    seq = [b for i, b in enumerate(reg.seen_) if i == 0 or b != reg.seen_[i - 1]]
+    return seq, reg
+
+
+def test_every_growth_method_sees_the_same_batches():
+    ref, fixed = _batch_sequence(growth=None)
+    assert len(ref) == fixed.n_steps_ == 24
+    assert sorted(sum(ref[:4], ())) == list(range(60))  # an epoch covers every row once
+    for growth in ("gradmax", "random", "random_inverse", "zeros"):
+        seq, reg = _batch_sequence(growth=growth)
+        assert seq == ref, growth
+        # Random growth draws from the model generator, never from the data order's.
+        np.testing.assert_array_equal(reg._order_rng_state, fixed._order_rng_state)
+    seq, _ = _batch_sequence(growth="gradmax", growth_batch_size=25)
+    assert [b for b in seq if len(b) != 25] == ref
+
+
+def _grown_once(growth_batch_size):
+    # Three steps of 50 rows, then growth right after step 3: coefs_ is the network
+    # just after growth, which without its new units is the network just before.
+    X, y = load_iris(return_X_y=True)
+    clf = GrowingMLP(
+        hidden_layer_sizes=6,
+        initial_hidden_sizes=3,
+        grow_by=2,
+        grow_every=3,
+        batch_size=50,
+        growth_batch_size=growth_batch_size,
+        optimizer="sgd",
+        lr=0.1,
+        dtype="float64",
+        random_state=0,
+    ).partial_fit(X, y, classes=[0, 1, 2])
+    return X, y, clf
+
+
+@pytest.mark.parametrize("growth_batch_size", [150, 1000])
+def test_growth_batch_size_whole_data(growth_batch_size):
+    X, y, clf = _grown_once(growth_batch_size)
+    (rec,) = clf.growth_history_
+    W0, W1 = clf.coefs_[0].T, clf.coefs_[1].T
+    w = [torch.as_tensor(W0[:3].copy()), torch.as_tensor(W1[:, :3].copy())]
+    b = [torch.as_tensor(clf.intercepts_[0][:3].copy()), torch.as_tensor(clf.intercepts_[1])]
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    loss = lambda out: torch.nn.functional.cross_entropy(out, yt)  # noqa: E731
+    M = shortcut_gradient(w, b, relu_grad1, 0, Xt, loss).numpy()
+    U, s, _ = np.linalg.svd(M)
+    new_out = W1[:, 3:]
+    target = 0.5 * np.linalg.norm(W1[:, :3], axis=0).mean()
+    for k in range(2):
+        assert abs(new_out[:, k] @ U[:, k]) / target == pytest.approx(1.0, abs=1e-9)
+    # Diagnostics on the whole data as well.
+    assert rec["loss_before"] == pytest.approx(
+        float(loss(forward(w, b, relu_grad1, Xt))), rel=1e-12
+    )
+    assert rec["grad_norm"] == pytest.approx(target * np.sqrt((s[:2] ** 2).sum()), rel=1e-9)
+
+
+def test_growth_batch_size_default_and_subsample():
+    X, y, whole = _grown_once(150)
+    _, _, batch = _grown_once(None)
+    _, _, sub = _grown_once(40)
+    # Same training before growth (growth draws nothing from the data order).
+    np.testing.assert_array_equal(batch.loss_curve_, whole.loss_curve_)
+    np.testing.assert_array_equal(batch.coefs_[0][:, :3], whole.coefs_[0][:, :3])
+    # The paper's default uses the last 50-row batch: another M, other directions.
+    cos = np.abs(np.sum(batch.coefs_[1][3:] * whole.coefs_[1][3:], axis=1))
+    cos /= np.linalg.norm(batch.coefs_[1][3:], axis=1) * np.linalg.norm(whole.coefs_[1][3:], axis=1)
+    assert np.all(cos < 0.999)
+    losses = {r.growth_history_[0]["loss_before"] for r in (batch, whole, sub)}
+    assert len(losses) == 3
+    with pytest.raises(ValueError, match="growth_batch_size"):
+        GrowingMLP(growth_batch_size=0).fit(X, y)
