@@ -181,6 +181,14 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     instead of one-hot products per triplet, so the cost of a step hardly
     depends on the batch size.
 
+    Few triplets per feature dimension: the identity pull keeps every
+    dimension of the features, noise included. When the human structure has
+    fewer dimensions, pass features projected on their leading principal
+    components (their width can be grid-searched through ``features``); on
+    the synthetic recovery benchmark (``benchmarks/recovery_align.py``) this
+    and a converged full-batch fit took new-object accuracy from 0.948 to
+    0.964, close to the best linear map that knows the generative model.
+
     ``fit_transform`` raises ``TypeError``: ``fit`` takes triplets and
     ``transform`` takes features, so no array is both; use
     ``fit(X).transform(F)`` or ``fit(X).embedding_``.

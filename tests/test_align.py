@@ -275,22 +275,38 @@ def test_bad_parameters_and_transform_width(toy):
 
 # ---------------------------------------------------------------- synthetic recovery
 def test_synthetic_recovery_on_new_objects():
-    """Held-out objects: close to the ground truth, far above zero-shot.
+    """Held-out objects, all three folds: at the linear bound, about 2 points below the truth.
 
-    The issue's target is within 2 points of the ground truth; we reach about 3 points
-    (0.950 vs 0.984, see benchmarks/RESULTS.md), so this asserts what holds: within 4.
+    The issue's target: within 2 points of the ground-truth embedding on new objects. With
+    the features projected on their 16 leading principal components (fitted on the training
+    objects) and a converged full-batch fit, the 3-fold mean gap is 1.91 points (per fold
+    2.2, 2.6, 0.9); the Bayes-linear oracle (the true map and noise, which no fit knows)
+    is itself 1.78 points below the truth (benchmarks/recovery_align.py, RESULTS.md).
+    Asserted with a little slack: mean gap <= 2.2 points, within 0.5 point of the oracle.
+    (gLocal's settings with about 70 steps on the raw features: 3.55 points.)
     """
+    from sklearn.decomposition import PCA
+
     data = make_hierarchical_concepts(500, random_state=0)
     X = simulate_choices(data.human, sample_triplets(500, 50_000, random_state=1),
                          random_state=2)
-    cv = TripletObjectKFold(3, shuffle=True, random_state=0)
-    train, test = next(cv.split(X))
-    est = HumanAlignTransformer(data.model, method="global", reg=0.01, lr=1e-2, batch_size=4096,
-                                max_epochs=20, early_stopping=False, random_state=0)
-    est.fit(X[train])
-    truth = odd_one_out_accuracy(data.human, X[test])
-    assert est.score(X[test]) >= truth - 0.04
-    assert est.score(X[test]) > odd_one_out_accuracy(data.model, X[test]) + 0.1
+    H, M, A = data.human, data.model, data.A
+    C = np.cov(H.T)  # Bayes-linear oracle E[h | m]: true A, noise sd 0.1, human covariance
+    K = np.linalg.solve(A.T @ C @ A + 0.01 * np.eye(M.shape[1]), A.T @ C)
+    oracle_Z = (M - H.mean(0) @ A) @ K + H.mean(0)
+    fitted, truth, oracle, zero_shot = [], [], [], []
+    for train, test in TripletObjectKFold(3, shuffle=True, random_state=0).split(X):
+        F = PCA(16).fit(M[np.unique(X[train])]).transform(M)
+        est = HumanAlignTransformer(F, method="global", reg=0.0, lr=3e-2, batch_size=None,
+                                    lr_schedule="cosine", max_epochs=300,
+                                    early_stopping=False, random_state=0).fit(X[train])
+        fitted.append(est.score(X[test]))
+        truth.append(odd_one_out_accuracy(H, X[test]))
+        oracle.append(odd_one_out_accuracy(oracle_Z, X[test]))
+        zero_shot.append(odd_one_out_accuracy(M, X[test]))
+    assert np.mean(truth) - np.mean(fitted) <= 0.022
+    assert np.mean(fitted) >= np.mean(oracle) - 0.005
+    assert min(np.subtract(fitted, zero_shot)) > 0.1
 
 
 # ---------------------------------------------------------------- devices
