@@ -10,8 +10,6 @@ from sklearn.utils.validation import check_is_fitted
 from ._align_temperature import fit_temperature
 from ._align_train import train_transform
 from .triplets import (
-    _check_distributions,
-    _odd_positions,
     aggregate_triplets,
     choice_probabilities,
     odd_one_out_accuracy,
@@ -20,6 +18,8 @@ from .triplets import (
     triplet_similarities,
     validate_triplets,
 )
+from .triplets._choices import _check_distributions
+from .triplets._core import _odd_positions
 from .utils._torch import get_device, seed_everything, to_numpy
 from .utils._validation import check_features, check_positive
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .triplets import _check_distributions
+from .triplets._choices import _check_distributions
 
 __all__ = ["fit_temperature"]
 

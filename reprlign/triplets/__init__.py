@@ -19,11 +19,9 @@ Conventions (``ALGORITHMS.md`` section 1, the THINGS convention)
   differs from gLocal only when the two losing pairs are exactly equal.
 """
 
-# SIMILARITIES and SAMPLING_METHODS name the options; _check_distributions and
-# _odd_positions are private helpers the estimators share for checking y.
+# SIMILARITIES and SAMPLING_METHODS name the options (exported, not in __all__).
 from ._choices import (  # noqa: F401
     SIMILARITIES,
-    _check_distributions,
     choice_kl,
     choice_probabilities,
     odd_one_out_accuracy,
@@ -33,7 +31,6 @@ from ._choices import (  # noqa: F401
     triplet_similarities,
 )
 from ._core import (  # noqa: F401
-    _odd_positions,
     canonicalize,
     from_things,
     read_triplets,
