@@ -126,9 +126,10 @@ _SHARED_NOTES = """
     times the mean norm of the existing outgoing columns (singular values are
     discarded). ``M`` comes from the loss without the L2 penalty, on the batch
     of the step at which growth happens (as in the paper) or, with
-    ``growth_batch_size``, on a larger random sample of the training data. Baselines: ``random`` (incoming 0,
-    outgoing random and scaled the same way), ``random_inverse`` (incoming random,
-    scaled to the existing incoming rows; outgoing 0) and ``zeros``. When a layer
+    ``growth_batch_size``, on a larger random sample of the training data.
+    Baselines: ``random`` (incoming 0, outgoing random and scaled the same way),
+    ``random_inverse`` (incoming random, scaled to the existing incoming rows;
+    outgoing 0) and ``zeros``. When a layer
     grows by more neurons than layer ``l + 1`` has units, the extra outgoing
     directions are random (no orthonormal direction is left). GradMax then has
     no edge in gradient norm: ``m >= d_{l+1}`` orthonormal columns span the
