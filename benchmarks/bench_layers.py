@@ -158,10 +158,10 @@ def run_child(tool, n, threads, models):
                 b(Xt[s:s + BATCH])
         elapsed = time.perf_counter() - t0
         S = np.zeros((8, 8))
-    elif tool == "floor":  # forward passes + one batch Gram per layer (syrk), nothing else
+    elif tool == "floor":  # forward passes + one batch Gram per layer, nothing else
         Xt = torch.from_numpy(X)
         outs = []
-        hooks = [m.register_forward_hook(lambda _m, _i, o: outs.append(o.flatten(1).numpy()))
+        hooks = [m.register_forward_hook(lambda _m, _i, o: outs.append(o.flatten(1)))
                  for model in (a, b) for m in model]
         t0 = time.perf_counter()
         with torch.no_grad():
@@ -169,8 +169,8 @@ def run_child(tool, n, threads, models):
                 outs.clear()
                 a(Xt[s:s + BATCH])
                 b(Xt[s:s + BATCH])
-                for f in outs:
-                    f @ f.T  # numpy calls BLAS syrk for a product with its own transpose
+                for f in outs:  # torch has no syrk; numpy's (OpenBLAS) is faster alone, but its
+                    f @ f.T     # spinning threads then slow torch's next forward pass
         elapsed = time.perf_counter() - t0
         for h in hooks:
             h.remove()
