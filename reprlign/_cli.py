@@ -16,9 +16,13 @@ from . import __version__
 def _cmd_demo(args) -> int:
     from ._demo import run_demo
 
-    run_demo(features=args.features, reg=args.reg, local_weight=args.local_weight,
-             n_splits=args.n_splits, output=None if args.output == "none" else args.output,
-             random_state=args.random_state)
+    try:
+        run_demo(features=args.features, reg=args.reg, local_weight=args.local_weight,
+                 n_splits=args.n_splits, output=None if args.output == "none" else args.output,
+                 random_state=args.random_state)
+    except ImportError as exc:  # matplotlib missing: said before any work is done
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -74,7 +74,9 @@ def run_demo(features="minilm-words", reg=DEFAULT_REG, local_weight=DEFAULT_LOCA
     n_splits : int
         Folds of the grouped cross-validation.
     output : str or Path or None
-        Where to write the PNG; None skips the plot.
+        Where to write the PNG; None skips the plot. The plot needs matplotlib
+        (``pip install "reprlign[plot]"``); without it an ``ImportError`` is raised
+        before any fit, not after the work is done.
     random_state : int
         Seed of every fit.
     n_jobs : int or None
@@ -82,8 +84,16 @@ def run_demo(features="minilm-words", reg=DEFAULT_REG, local_weight=DEFAULT_LOCA
     verbose : bool
         Print the table.
     """
+    import importlib.util
+
     import torch
 
+    if output is not None and importlib.util.find_spec("matplotlib") is None:
+        raise ImportError(
+            f"the demo writes its plot to {output} with matplotlib, which is not installed: "
+            "pip install \"reprlign[plot]\" (or matplotlib), or pass output=None "
+            "(--output none) to skip the plot"
+        )
     say = print if verbose else (lambda *a, **k: None)
     t0 = time.perf_counter()
     # The fits are small (384 x 384 maps): one torch thread per fit loses little on an idle

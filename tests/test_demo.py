@@ -32,3 +32,18 @@ def test_demo_flags_parse_and_are_documented(capsys):
         assert flag in helptext
     with pytest.raises(SystemExit):
         build_parser().parse_args(["demo", "--reg", "a,b"])
+
+
+def test_demo_without_matplotlib_says_so_before_any_fit(monkeypatch, capsys, tmp_path):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    out = tmp_path / "demo.png"
+    with pytest.raises(ImportError, match=r"reprlign\[plot\]"):
+        run_demo(reg=[1.0], local_weight=[0.0], n_splits=2, output=out)
+    assert main(["demo", "--reg", "1", "--local-weight", "0", "--output", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "matplotlib" in captured.err and "--output none" in captured.err
+    assert captured.out == "" and not out.exists()  # nothing was fitted or written
