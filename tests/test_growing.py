@@ -35,6 +35,12 @@ def _mse(y):
     return lambda out: ((out - y) ** 2).mean()
 
 
+def _grow(w, b, n_new, method, X, loss, seed=0):
+    """``grow_layer`` on layer 0 with the ReLU of derivative 1 at 0 and scale 0.5."""
+    return grow_layer(w, b, relu_grad1, 0, n_new, method, X, loss, scale=0.5,
+                      generator=torch.Generator().manual_seed(seed))
+
+
 def _net(sizes, seed=0, bias=True):
     gen = torch.Generator().manual_seed(seed)
     w, b = init_network(sizes, bias=bias, generator=gen, device="cpu", dtype=torch.float64)
@@ -101,18 +107,7 @@ def test_gradmax_growth_exact(n_new):
     target = 0.5 * np.linalg.norm(old_out.numpy(), axis=0).mean()
     out_before = forward(w, b, relu_grad1, X)
 
-    rec = grow_layer(
-        w,
-        b,
-        relu_grad1,
-        0,
-        n_new,
-        "gradmax",
-        X,
-        loss,
-        scale=0.5,
-        generator=torch.Generator().manual_seed(0),
-    )
+    rec = _grow(w, b, n_new, "gradmax", X, loss)
 
     assert w[0].shape == (3 + n_new, 4) and w[1].shape == (5, 3 + n_new)
     assert b[0].shape == (3 + n_new,)
@@ -139,31 +134,9 @@ def test_gradmax_growth_exact(n_new):
 def test_gradmax_beats_every_random_direction():
     w0, b0 = _net([4, 3, 5])
     X, Y = _data()
-    gm = grow_layer(
-        [*w0],
-        [*b0],
-        relu_grad1,
-        0,
-        2,
-        "gradmax",
-        X,
-        _mse(Y),
-        scale=0.5,
-        generator=torch.Generator().manual_seed(0),
-    )["grad_norm"]
+    gm = _grow([*w0], [*b0], 2, "gradmax", X, _mse(Y))["grad_norm"]
     for seed in range(20):
-        rnd = grow_layer(
-            [*w0],
-            [*b0],
-            relu_grad1,
-            0,
-            2,
-            "random",
-            X,
-            _mse(Y),
-            scale=0.5,
-            generator=torch.Generator().manual_seed(seed),
-        )
+        rnd = _grow([*w0], [*b0], 2, "random", X, _mse(Y), seed=seed)
         assert rnd["grad_norm"] <= gm + 1e-12
         assert rnd["max_output_change"] < 1e-12
 
@@ -176,18 +149,7 @@ def test_more_new_neurons_than_output_directions():
     U = gradmax_directions(M, 3, torch.Generator().manual_seed(0))
     assert U.shape == (2, 3)
     np.testing.assert_allclose(U.norm(dim=0).numpy(), 1.0, rtol=1e-12)
-    rec = grow_layer(
-        w,
-        b,
-        relu_grad1,
-        0,
-        3,
-        "gradmax",
-        X,
-        _mse(Y),
-        scale=0.5,
-        generator=torch.Generator().manual_seed(0),
-    )
+    rec = _grow(w, b, 3, "gradmax", X, _mse(Y))
     assert rec["max_output_change"] < 1e-12
 
 
@@ -195,35 +157,13 @@ def test_baselines_initialisation():
     X, Y = _data()
     w, b = _net([4, 3, 5])
     in_norm = 0.5 * w[0].norm(dim=1).mean()
-    rec = grow_layer(
-        w,
-        b,
-        relu_grad1,
-        0,
-        2,
-        "random_inverse",
-        X,
-        _mse(Y),
-        scale=0.5,
-        generator=torch.Generator().manual_seed(0),
-    )
+    rec = _grow(w, b, 2, "random_inverse", X, _mse(Y))
     assert torch.all(w[1][:, 3:] == 0) and torch.all(b[0][3:] == 0)
     np.testing.assert_allclose(w[0][3:].norm(dim=1).numpy(), float(in_norm), rtol=1e-12)
     assert rec["grad_norm"] == 0 and rec["max_output_change"] < 1e-12
 
     w, b = _net([4, 3, 5])
-    rec = grow_layer(
-        w,
-        b,
-        relu_grad1,
-        0,
-        2,
-        "zeros",
-        X,
-        _mse(Y),
-        scale=0.5,
-        generator=torch.Generator().manual_seed(0),
-    )
+    rec = _grow(w, b, 2, "zeros", X, _mse(Y))
     assert torch.all(w[0][3:] == 0) and torch.all(w[1][:, 3:] == 0) and rec["grad_norm"] == 0
 
 
