@@ -23,27 +23,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import describe  # noqa: E402
+
 from reprlign import HumanAlignTransformer
 from reprlign.datasets import make_hierarchical_concepts
 from reprlign.triplets import odd_one_out_accuracy, sample_triplets, simulate_choices
-
-
-def machine():
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(line.split(":", 1)[1].strip() for line in fh if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    return (f"cpu: {cpu}; cores visible: {os.cpu_count()}; torch threads: "
-            f"{torch.get_num_threads()}; torch {torch.__version__}; numpy {np.__version__}; "
-            f"load average: {os.getloadavg()[0]:.1f}")
 
 
 def one_hot_baseline(F, X, X_test, *, seconds, epochs=1, batch_size=256, lr=1e-3, seed=0):
@@ -168,7 +160,7 @@ def main():
     parser.add_argument("--local-term", action="store_true",
                         help="instead: accuracy and kept neighbours of naive/global/glocal")
     args = parser.parse_args()
-    print(machine(), flush=True)
+    print(f"{describe()}; load average {os.getloadavg()[0]:.1f}", flush=True)
     if args.local_term:
         local_term()
         return

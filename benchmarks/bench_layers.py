@@ -149,20 +149,15 @@ def run_child(tool, n, threads, models):
     names = [str(i) for i in range(8)]
     X = make_data(n, models)
     base = peak_rss_mb()
-    if tool == "forward":  # the floor both tools pay: the two models' forward passes
-        Xt = torch.from_numpy(X)
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            for s in range(0, n, BATCH):
-                a(Xt[s:s + BATCH])
-                b(Xt[s:s + BATCH])
-        elapsed = time.perf_counter() - t0
-        S = np.zeros((8, 8))
-    elif tool == "floor":  # forward passes + one batch Gram per layer, nothing else
+    if tool in ("forward", "floor"):
+        # forward: the two models' forward passes, which both tools pay; floor: the same plus
+        # one batch Gram matrix per hooked layer, which any Gram-based minibatch CKA pays.
         Xt = torch.from_numpy(X)
         outs = []
-        hooks = [m.register_forward_hook(lambda _m, _i, o: outs.append(o.flatten(1)))
-                 for model in (a, b) for m in model]
+        hooks = [] if tool == "forward" else [
+            m.register_forward_hook(lambda _m, _i, o: outs.append(o.flatten(1)))
+            for model in (a, b) for m in model
+        ]
         t0 = time.perf_counter()
         with torch.no_grad():
             for s in range(0, n, BATCH):
