@@ -31,7 +31,7 @@ def time_ce(X, y, hidden, epochs, batch, device):
     import torch
     from skorch import NeuralNetClassifier
 
-    from reprlign._oko_net import MLP
+    from reprlign.oko._net import MLP
 
     net = NeuralNetClassifier(
         MLP, module__n_features=X.shape[1], module__n_classes=int(y.max()) + 1,
@@ -47,7 +47,7 @@ def time_ce_loop(X, y, hidden, epochs, batch, device):
     """A stricter peer: cross-entropy in a bare torch loop over pre-made tensor batches."""
     import torch
 
-    from reprlign._oko_net import MLP
+    from reprlign.oko._net import MLP
 
     dev = torch.device(device)
     model = MLP(X.shape[1], int(y.max()) + 1, hidden).to(dev)

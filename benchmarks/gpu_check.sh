@@ -45,7 +45,7 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...
            | tail -n 4 | tr '\n' ' ' | cut -c1-400)"
 }
 
-step tests 240 python3 -m pytest -q -p no:cacheprovider -rs tests -k "cuda or gpu"
+step tests 240 python3 -m pytest -q -p no:cacheprovider -rs -m cuda tests
 step measures 120 python3 benchmarks/bench_measures.py gpu
 step align 120 python3 benchmarks/bench_align.py --device cuda --baseline-seconds 5
 step oko 120 python3 benchmarks/bench_oko.py --device cuda --repeats 2

@@ -80,7 +80,7 @@ def fit_ce_family(method, train, valid, seed, args):
     from skorch.dataset import Dataset
     from skorch.helper import predefined_split
 
-    from reprlign._oko_net import MLP
+    from reprlign.oko._net import MLP
     from reprlign.utils._torch import seeded_torch
 
     X, y = train

@@ -5,38 +5,46 @@ each other, learn transforms that make them more human-like, train better
 calibrated classifiers with odd-k-out set learning, and grow networks during
 training with GradMax.
 
-Submodules: :mod:`reprlign.triplets` (odd-one-out triplets),
-:mod:`reprlign.model_selection` (splitters for triplet data),
-:mod:`reprlign.datasets` (bundled human data and generators).
+One subpackage per family, lowest layer first: :mod:`reprlign.utils`;
+:mod:`reprlign.triplets` (odd-one-out triplets), :mod:`reprlign.measures`
+(comparing representations, :class:`RSAScorer`), :mod:`reprlign.datasets`;
+:mod:`reprlign.alignment`, :mod:`reprlign.oko`, :mod:`reprlign.growing`,
+:mod:`reprlign.inspection` (the estimators); :mod:`reprlign.model_selection`,
+:mod:`reprlign.calibration` and :mod:`reprlign.plotting` beside them. Every
+public estimator and function is also importable from ``reprlign`` itself.
 """
 
 import importlib
 
 __version__ = "0.1.0.dev0"
 
-# Public name -> the private module that defines it. Names are imported on first use
+# Public name -> the family subpackage that exports it. Names are imported on first use
 # (PEP 562), so `import reprlign` and `python -m reprlign --help` do not pay for torch,
 # skorch and every estimator; `from reprlign import OKOClassifier` works as usual.
 _PUBLIC = {
-    "FeatureExtractor": "_features",
-    "GrowingMLP": "_growing",
-    "GrowingMLPRegressor": "_growing",
-    "HumanAlignTransformer": "_align",
-    "OKOClassifier": "_oko",
-    "RSAScorer": "_scorer",
-    "block_removal_robustness": "_robustness",
-    "fit_temperature": "_align",
-    "levels_agreement": "_levels",
-    "model_layer_similarity": "_layers",
-    "perturbation_robustness": "_robustness",
-    "things_levels": "_levels",
-    "triplet_levels": "_levels",
+    "FeatureExtractor": "inspection",
+    "GrowingMLP": "growing",
+    "GrowingMLPRegressor": "growing",
+    "HumanAlignTransformer": "alignment",
+    "OKOClassifier": "oko",
+    "RSAScorer": "measures",
+    "block_removal_robustness": "inspection",
+    "fit_temperature": "triplets",
+    "levels_agreement": "measures",
+    "model_layer_similarity": "inspection",
+    "perturbation_robustness": "inspection",
+    "things_levels": "datasets",
+    "triplet_levels": "triplets",
 }
 _SUBMODULES = (
+    "alignment",
     "calibration",
     "datasets",
+    "growing",
+    "inspection",
     "measures",
     "model_selection",
+    "oko",
     "plotting",
     "triplets",
     "utils",

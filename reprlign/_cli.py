@@ -67,7 +67,7 @@ def _load_table(path, what):
 
 
 def _score(args) -> int:
-    from ._scorer import RSAScorer
+    from .measures import RSAScorer
 
     A = _load_table(args.a, "A")
     B = _load_table(args.b, "B")
@@ -92,7 +92,7 @@ def _score(args) -> int:
 def _align(args) -> int:
     import numpy as np
 
-    from ._align import HumanAlignTransformer
+    from .alignment import HumanAlignTransformer
     from .triplets import odd_one_out_accuracy, read_triplets
 
     F = _load_table(args.features, "features")

@@ -40,11 +40,11 @@ def held_out_kl(estimator, X, y=None):
 
 def zero_shot_cv(F, X, cv):
     """Per-fold zero-shot accuracy and KL (cosine, temperature fitted on the training fold)."""
-    from ._align import fit_temperature
     from .triplets import (
         aggregate_triplets,
         choice_kl,
         choice_probabilities,
+        fit_temperature,
         odd_one_out_accuracy,
         triplet_similarities,
     )
@@ -110,7 +110,7 @@ def run_demo(features="minilm-words", reg=DEFAULT_REG, local_weight=DEFAULT_LOCA
 def _run(features, reg, local_weight, n_splits, output, random_state, n_jobs, say, t0):
     from sklearn.model_selection import GridSearchCV
 
-    from ._align import HumanAlignTransformer
+    from .alignment import HumanAlignTransformer
     from .datasets import load_things_features, load_things_triplets
     from .model_selection import TripletGroupKFold
     from .triplets import noise_ceiling

@@ -6,7 +6,7 @@ gives the source and licence of each, and each loader's ``DESCR`` repeats it.
 
 from ._mur92 import load_mur92
 from ._synthetic import make_heavy_tailed, make_hierarchical_concepts, make_levels_triplets
-from ._things import FEATURE_SETS, load_things_features, load_things_triplets
+from ._things import FEATURE_SETS, load_things_features, load_things_triplets, things_levels
 
 __all__ = [
     "FEATURE_SETS",
@@ -16,4 +16,5 @@ __all__ = [
     "make_heavy_tailed",
     "make_hierarchical_concepts",
     "make_levels_triplets",
+    "things_levels",
 ]

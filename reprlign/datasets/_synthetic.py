@@ -6,10 +6,8 @@ import numpy as np
 from scipy.stats import ortho_group
 from sklearn.utils import Bunch, check_random_state
 
-from ..triplets import sample_triplets
+from ..triplets import LEVELS, sample_triplets
 from ..utils._validation import check_positive
-
-LEVELS = ("coarse", "class_boundary", "subordinate")
 
 
 def make_hierarchical_concepts(

@@ -132,3 +132,58 @@ def load_things_features(name="minilm-words"):
         raise ValueError(f"name must be one of {sorted(FEATURE_SETS)}, got {name!r}")
     with np.load(data_path("things_features.npz")) as archive:
         return archive[name.replace("-", "_")].astype(np.float32)
+
+
+def things_levels(*, threshold=0.5):
+    """A two-level hierarchy (coarse, fine) of THINGS concepts from its 27 categories.
+
+    A category is a subcategory of another when at least ``threshold`` of its
+    members also belong to the other (bird, insect in animal; dessert, fruit,
+    vegetable in food; clothing accessory in clothing; kitchen appliance in
+    electronic device; kitchen tool in tool, at the default). The other
+    categories are coarse. A concept is kept when it falls in exactly one
+    coarse category (membership of a subcategory implies its parent) and at
+    most one of that category's subcategories; its fine label is that
+    subcategory, or ``"<coarse> (other)"``.
+
+    Parameters
+    ----------
+    threshold : float, default=0.5
+        Fraction of shared members that makes a category a subcategory.
+
+    Returns
+    -------
+    levels : sklearn.utils.Bunch
+        ``objects`` (indices of the kept concepts, into the 1,854), ``coarse``
+        and ``fine`` (labels of the kept concepts, str arrays), ``parent``
+        (dict subcategory -> coarse category), ``concepts`` (the kept words).
+    """
+    data = load_things_triplets()
+    C = data.categories.astype(bool)
+    names = list(data.category_names)
+    size = C.sum(axis=0)
+    overlap = C.T.astype(np.int64) @ C.astype(np.int64)
+    parent = {}
+    for i in range(len(names)):
+        shares = overlap[i] / max(size[i], 1)
+        shares[i] = 0
+        j = int(np.argmax(shares))
+        if shares[j] >= threshold and size[j] > size[i]:
+            parent[names[i]] = names[j]
+    coarse_names = [c for c in names if c not in parent]
+    objects, coarse, fine = [], [], []
+    for o in range(C.shape[0]):
+        member = [names[k] for k in np.flatnonzero(C[o])]
+        tops = {parent.get(c, c) for c in member}
+        subs = [c for c in member if c in parent]
+        if len(tops) != 1 or len(subs) > 1:
+            continue
+        top = tops.pop()
+        if top not in coarse_names:
+            continue
+        objects.append(o)
+        coarse.append(top)
+        fine.append(subs[0] if subs else f"{top} (other)")
+    objects = np.asarray(objects, dtype=np.int64)
+    return Bunch(objects=objects, coarse=np.asarray(coarse), fine=np.asarray(fine),
+                 parent=parent, concepts=[data.concepts[o] for o in objects])

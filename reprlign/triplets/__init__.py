@@ -19,7 +19,7 @@ Conventions (``ALGORITHMS.md`` section 1, the THINGS convention)
   differs from gLocal only when the two losing pairs are exactly equal.
 """
 
-# SIMILARITIES and SAMPLING_METHODS name the options (exported, not in __all__).
+# SIMILARITIES, SAMPLING_METHODS and LEVELS name the options (exported, not in __all__).
 from ._choices import (  # noqa: F401
     SIMILARITIES,
     choice_kl,
@@ -30,20 +30,19 @@ from ._choices import (  # noqa: F401
     simulate_choices,
     triplet_similarities,
 )
-from ._core import (  # noqa: F401
-    canonicalize,
-    from_things,
-    read_triplets,
-    validate_triplets,
-)
+from ._core import canonicalize, from_things, read_triplets
+from ._levels import LEVELS, triplet_levels  # noqa: F401
 from ._repeats import aggregate_triplets, noise_ceiling, triplet_groups
 from ._sampling import SAMPLING_METHODS, sample_triplets  # noqa: F401
+from ._temperature import fit_temperature
+from .validation import validate_triplets
 
 __all__ = [
     "aggregate_triplets",
     "canonicalize",
     "choice_kl",
     "choice_probabilities",
+    "fit_temperature",
     "from_things",
     "noise_ceiling",
     "odd_one_out_accuracy",
@@ -53,6 +52,7 @@ __all__ = [
     "sample_triplets",
     "simulate_choices",
     "triplet_groups",
+    "triplet_levels",
     "triplet_similarities",
     "validate_triplets",
 ]

@@ -8,7 +8,8 @@ from sklearn.utils import check_random_state
 from ..utils._backend import as_index, is_torch, row_normalize, softmax
 from ..utils._torch import to_numpy
 from ..utils._validation import check_features, check_positive
-from ._core import _odd_positions, canonicalize, validate_triplets
+from ._core import canonicalize
+from .validation import check_distributions, odd_positions, validate_triplets
 
 SIMILARITIES = ("dot", "cosine")
 
@@ -135,27 +136,11 @@ def choice_kl(target, proba, *, eps=1e-12):
     """
     from scipy.special import rel_entr
 
-    target = _check_distributions(target, "target")
-    proba = _check_distributions(proba, "proba")
+    target = check_distributions(target, "target")
+    proba = check_distributions(proba, "proba")
     if target.shape != proba.shape:
         raise ValueError(f"target has shape {target.shape} but proba has shape {proba.shape}")
     return float(rel_entr(target, np.maximum(proba, eps)).sum(axis=1).mean())
-
-
-def _check_distributions(p, name, atol=1e-6):
-    if is_torch(p):
-        p = p.detach().cpu().numpy()
-    p = np.asarray(p, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] != 3:
-        raise ValueError(f"{name} must have shape (m, 3), got {p.shape}")
-    if not np.isfinite(p).all() or (p < 0).any():
-        raise ValueError(f"{name} must hold finite, non-negative probabilities")
-    sums = p.sum(axis=1)
-    bad = np.abs(sums - 1) > atol
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise ValueError(f"{name} row {row} sums to {sums[row]:.6g}, not 1")
-    return p
 
 
 def predict_odd_one_out(Z, triplets, *, similarity="dot"):
@@ -197,7 +182,7 @@ def odd_one_out_correct(Z, triplets, y=None, *, similarity="dot"):
     m = cols[0].shape[0]
     if y is None:  # canonical: the human pair is opposite position 2
         return (cols[2] > cols[0]) & (cols[2] > cols[1])
-    odd = _odd_positions(y, m)
+    odd = odd_positions(y, m)
     s = np.stack(cols, axis=1)
     rows = np.arange(m)
     human = s[rows, odd]

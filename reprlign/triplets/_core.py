@@ -6,84 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils._backend import is_torch
-
-
-def validate_triplets(triplets, n_objects=None, *, name="triplets"):
-    """Check triplets and return them as an ``int64`` array of shape (m, 3).
-
-    Parameters
-    ----------
-    triplets : array-like of shape (m, 3)
-        Object indices, 0-based.
-    n_objects : int or None
-        When given, every index must be in ``[0, n_objects)``.
-    name : str
-        Name of the argument, used in error messages.
-
-    Returns
-    -------
-    numpy.ndarray of shape (m, 3), dtype int64
-
-    Raises
-    ------
-    ValueError
-        For a wrong shape, a non-integer dtype, an index out of range or a
-        triplet whose objects are not distinct; the message names the first
-        offending row.
-    """
-    if is_torch(triplets):
-        triplets = triplets.detach().cpu().numpy()
-    if triplets is None or isinstance(triplets, str | bytes | dict):
-        raise ValueError(f"{name} must be an integer array of shape (m, 3), got {triplets!r:.80}")
-    try:
-        arr = np.asarray(triplets)
-    except Exception as exc:
-        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
-    if arr.ndim != 2 or arr.shape[1] != 3:
-        raise ValueError(f"{name} must have shape (m, 3), got {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty: at least one triplet is needed")
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integers (object indices), got dtype {arr.dtype}")
-    arr = arr.astype(np.int64, copy=False)
-    cols = np.ascontiguousarray(arr.T)  # three contiguous columns: fast vectorised checks
-    # Global min/max first (cheap); the offending row is only searched for on failure.
-    if cols.min() < 0:
-        row = int(np.argmax((cols < 0).any(axis=0)))
-        raise ValueError(f"{name} row {row} has a negative index: {arr[row].tolist()}")
-    if n_objects is not None and cols.max() >= n_objects:
-        row = int(np.argmax((cols >= n_objects).any(axis=0)))
-        raise ValueError(
-            f"{name} row {row} has an index out of range for {n_objects} objects: "
-            f"{arr[row].tolist()}"
-        )
-    same = cols[0] == cols[1]
-    same |= cols[0] == cols[2]
-    same |= cols[1] == cols[2]
-    if same.any():
-        row = int(np.argmax(same))
-        raise ValueError(
-            f"{name} row {row} does not hold three distinct objects: {arr[row].tolist()}"
-        )
-    return arr
-
-
-def _odd_positions(y, n_triplets, *, name="y"):
-    """Human odd-one-out positions (m,) from ``y`` (None = canonical, last column)."""
-    if y is None:
-        return np.full(n_triplets, 2, dtype=np.int64)
-    y = np.asarray(y)
-    if y.shape == (n_triplets, 3):
-        raise ValueError(
-            f"{name} has shape {y.shape}: that is a choice distribution; pass hard odd-one-out "
-            "positions of shape (m,) here (for example y.argmax(axis=1))"
-        )
-    if y.shape != (n_triplets,):
-        raise ValueError(f"{name} must have shape ({n_triplets},), got {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer) or not np.isin(y, (0, 1, 2)).all():
-        raise ValueError(f"{name} must hold odd-one-out positions 0, 1 or 2")
-    return y.astype(np.int64)
+from .validation import odd_positions, validate_triplets
 
 
 def canonicalize(triplets, odd_position):
@@ -102,7 +25,7 @@ def canonicalize(triplets, odd_position):
         The kept pair in its original order, then the odd one out.
     """
     arr = validate_triplets(triplets)
-    odd = _odd_positions(odd_position, arr.shape[0], name="odd_position")
+    odd = odd_positions(odd_position, arr.shape[0], name="odd_position")
     # For each odd position, the order of columns that puts it last.
     order = np.array([[1, 2, 0], [0, 2, 1], [0, 1, 2]])[odd]
     return np.take_along_axis(arr, order, axis=1)

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ._core import _odd_positions, validate_triplets
+from .validation import odd_positions, validate_triplets
 
 
 def triplet_groups(triplets):
@@ -60,7 +60,7 @@ def aggregate_triplets(triplets, y=None, *, return_inverse=False):
 def _tally(triplets, y):
     """Unique canonical rows, their counts, and each response's row and odd position in it."""
     t = validate_triplets(triplets)
-    odd = _odd_positions(y, t.shape[0])
+    odd = odd_positions(y, t.shape[0])
     odd_object = t[np.arange(t.shape[0]), odd]
     sets = np.sort(t, axis=1)
     uniq, inverse = np.unique(sets, axis=0, return_inverse=True)

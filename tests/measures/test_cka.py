@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from conftest import requires_cuda
 from scipy.linalg import orthogonal_procrustes
 from sklearn.neighbors import NearestNeighbors
 
@@ -337,7 +336,7 @@ def test_mutual_knn_extremes_and_errors(rng):
 
 
 # --------------------------------------------------------------------------- CUDA
-@requires_cuda
+@pytest.mark.cuda
 @pytest.mark.parametrize("debiased", [False, True])
 def test_cuda_matches_cpu(XY, debiased):
     X, Y = XY

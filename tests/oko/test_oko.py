@@ -4,12 +4,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import requires_cuda
+from reprlign.oko._net import MLP, OKOHeads, OKONet, sample_sets
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
 
 from reprlign import OKOClassifier
-from reprlign._oko_net import MLP, OKOHeads, OKONet, sample_sets
 
 FAST = dict(hidden_layer_sizes=(16,), sets_per_epoch=128, max_epochs=20, lr=3e-2,
             early_stopping=False, random_state=0)
@@ -166,7 +165,7 @@ def test_early_stopping_restores_best_epoch(blobs):
 
 
 def test_validation_split_is_stratified_and_keeps_pairs():
-    from reprlign._oko import _validation_mask
+    from reprlign.oko._classifier import _validation_mask
 
     y = np.repeat(np.arange(5), [50, 40, 12, 3, 1])
     mask = _validation_mask(y, 0.1, seed=0)
@@ -287,7 +286,7 @@ def test_score_rejects_unseen_labels(blobs):
         clf.score(X, np.where(y == 0, 9, y))
 
 
-@requires_cuda
+@pytest.mark.cuda
 def test_cuda_matches_cpu(blobs):
     X, y = blobs
     cpu = OKOClassifier(**FAST).fit(X, y)

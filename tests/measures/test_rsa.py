@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from conftest import requires_cuda
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import kendalltau, pearsonr, spearmanr
 
@@ -181,7 +180,7 @@ def test_rsa_memory_refusal_and_errors(XY):
         assert rsa(const, Y, rdm_metric="sqeuclidean", compare="pearson") == 0.0
 
 
-@requires_cuda
+@pytest.mark.cuda
 def test_rsa_cuda_matches_cpu(XY):
     X, Y = XY
     Xg, Yg = torch.tensor(X, device="cuda"), torch.tensor(Y, device="cuda")

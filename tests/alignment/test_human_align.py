@@ -5,7 +5,6 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import requires_cuda
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
@@ -316,7 +315,7 @@ def test_unknown_device_is_a_clear_error(toy):
         HumanAlignTransformer(data.model, device="nonsense").fit(X)
 
 
-@requires_cuda
+@pytest.mark.cuda
 def test_cuda_matches_cpu(toy):
     data, X = toy
     kw = dict(method="glocal", **FAST)

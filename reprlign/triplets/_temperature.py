@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .triplets._choices import _check_distributions
+from .validation import check_distributions
 
 __all__ = ["fit_temperature"]
 
@@ -48,7 +48,7 @@ def fit_temperature(similarities, target, weights=None, *, bounds=(1e-4, 1e4)):
     from scipy.special import log_softmax
 
     s = np.asarray(similarities, dtype=np.float64)
-    p = _check_distributions(target, "target")
+    p = check_distributions(target, "target")
     if s.shape != p.shape:
         raise ValueError(f"similarities has shape {s.shape} but target has shape {p.shape}")
     w = np.ones(len(s)) if weights is None else np.asarray(weights, dtype=np.float64)

@@ -11,6 +11,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..utils._torch import get_device, log_epoch, seed_everything
+from ..utils._validation import check_positive
 from ._growers import (
     GROWTH_METHODS,
     StepOptimizer,
@@ -19,8 +21,6 @@ from ._growers import (
     init_network,
     resolve_activation,
 )
-from .utils._torch import get_device, log_epoch, seed_everything
-from .utils._validation import check_positive
 
 _SHARED_DOC = """
     Parameters

@@ -1,6 +1,6 @@
 """The torch side of OKO: set sampling, the skorch net that trains on sets, the MLP.
 
-:class:`reprlign.OKOClassifier` (in ``_oko.py``) is the sklearn face; this module
+:class:`reprlign.OKOClassifier` (in ``_classifier.py``) is the sklearn face; this module
 holds what it drives: :func:`sample_sets` draws odd-k-out sets, :class:`SetIterator`
 turns them into mini-batches, and :class:`OKONet` is a thin
 :class:`skorch.NeuralNet` subclass that replaces the training step and the loss

@@ -3,8 +3,6 @@ import copy
 import numpy as np
 import pytest
 import torch
-from _tiny_models import TinyCNN, TinyMixer, TinyViT
-from conftest import requires_cuda
 
 from reprlign import (
     FeatureExtractor,
@@ -12,6 +10,7 @@ from reprlign import (
     model_layer_similarity,
     perturbation_robustness,
 )
+from tests.inspection._tiny_models import TinyCNN, TinyMixer, TinyViT
 
 
 @pytest.fixture
@@ -247,7 +246,7 @@ def test_heatmap_helper(images):
     matplotlib.pyplot.close("all")
 
 
-@requires_cuda
+@pytest.mark.cuda
 def test_cpu_and_cuda_agree(images):
     la = ["blocks.0", "blocks.1", "head"]
     cpu = model_layer_similarity(_model(TinyViT), _model(TinyMixer, 1), images, la, la,

@@ -3,13 +3,12 @@ import copy
 import numpy as np
 import pytest
 import torch
-from _tiny_models import TinyCNN, TinyMixer, TinyViT
-from conftest import requires_cuda
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from torch.utils.data import DataLoader, TensorDataset
 
 from reprlign import FeatureExtractor
+from tests.inspection._tiny_models import TinyCNN, TinyMixer, TinyViT
 
 
 @pytest.fixture
@@ -177,7 +176,7 @@ def test_float64_and_clone(images):
     np.testing.assert_allclose(twin.fit(images).transform(images), f64)
 
 
-@requires_cuda
+@pytest.mark.cuda
 @pytest.mark.parametrize("cls", [TinyCNN, TinyViT, TinyMixer])
 def test_cpu_and_cuda_agree(cls, images):
     net = _model(cls)

@@ -7,23 +7,22 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._align_temperature import fit_temperature
-from ._align_train import train_transform
-from .triplets import (
+from ..triplets import (
     aggregate_triplets,
     choice_probabilities,
+    fit_temperature,
     odd_one_out_accuracy,
     predict_odd_one_out,
     triplet_groups,
     triplet_similarities,
     validate_triplets,
 )
-from .triplets._choices import _check_distributions
-from .triplets._core import _odd_positions
-from .utils._torch import get_device, seed_everything, to_numpy
-from .utils._validation import check_features, check_positive
+from ..triplets.validation import check_distributions, odd_positions
+from ..utils._torch import get_device, seed_everything, to_numpy
+from ..utils._validation import check_features, check_positive
+from ._train import train_transform
 
-__all__ = ["HumanAlignTransformer", "fit_temperature"]
+__all__ = ["HumanAlignTransformer"]
 
 METHODS = ("glocal", "global", "naive")
 OPTIMIZERS = ("adam", "sgd")
@@ -345,8 +344,8 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             if y_arr.shape != (m, 3):
                 raise ValueError(f"y as choice distributions must have shape ({m}, 3), "
                                  f"got {y_arr.shape}")
-            return _check_distributions(y_arr, "y"), False
-        pos = _odd_positions(y_arr, m, name="y")
+            return check_distributions(y_arr, "y"), False
+        pos = odd_positions(y_arr, m, name="y")
         return np.eye(3)[pos], True
 
     # ------------------------------------------------------------------ fit

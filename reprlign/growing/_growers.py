@@ -1,4 +1,4 @@
-"""Growth machinery for :mod:`reprlign._growing`: activations, the network, growers, optimizers.
+"""Growth machinery for :mod:`reprlign.growing`: activations, the network, growers, optimizers.
 
 The network is kept as two plain lists of tensors (``weights[i]`` of shape
 ``(fan_out, fan_in)`` and ``biases[i]``) instead of ``nn.Linear`` modules, so that

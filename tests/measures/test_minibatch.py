@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from conftest import requires_cuda
 
 from reprlign.datasets import load_things_features, load_things_triplets
 from reprlign.measures import MinibatchCKA, cka, layer_similarity, odd_one_out_agreement
@@ -150,7 +149,7 @@ def test_precisions_and_mixed_dtypes(layers):
     assert MinibatchCKA().update(np.arange(40).reshape(10, 4), layers["h1"][:10]).result() > 0
 
 
-@requires_cuda
+@pytest.mark.cuda
 def test_minibatch_cuda_matches_cpu(layers):
     S = layer_similarity(layers, batch_size=100)
     Sg = layer_similarity({k: torch.tensor(v, device="cuda") for k, v in layers.items()},

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from .utils._torch import EarlyStopping, log_epoch
+from ..utils._torch import EarlyStopping, log_epoch
 
 # Opposite pairs of positions 0, 1, 2 (odd-one-out layout): (j,k), (i,k), (i,j).
 _PAIR_A = [1, 0, 0]

@@ -9,8 +9,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .utils._backend import is_torch
-from .utils._torch import get_device
+from ..utils._backend import is_torch
+from ..utils._torch import get_device
 
 POOLINGS = ("mean", "cls", "flatten", "none")
 

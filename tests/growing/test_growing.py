@@ -6,12 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import requires_cuda
-from sklearn.base import clone
-from sklearn.datasets import load_iris
-
-from reprlign import GrowingMLP, GrowingMLPRegressor
-from reprlign._growers import (
+from reprlign.growing._growers import (
     StepOptimizer,
     forward,
     gradmax_directions,
@@ -20,6 +15,10 @@ from reprlign._growers import (
     relu_grad1,
     shortcut_gradient,
 )
+from sklearn.base import clone
+from sklearn.datasets import load_iris
+
+from reprlign import GrowingMLP, GrowingMLPRegressor
 
 
 @pytest.fixture(autouse=True)
@@ -455,7 +454,7 @@ def test_bad_data():
 
 
 # ---------------------------------------------------------------------- CUDA
-@requires_cuda
+@pytest.mark.cuda
 def test_cpu_cuda_agree():
     X, Y = _ts_data()
     cpu = _ts_model().fit(X, Y)

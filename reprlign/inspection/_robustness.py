@@ -8,9 +8,9 @@ from contextlib import ExitStack
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._features import FeatureExtractor, iter_batches, resolve_modules
-from ._layers import _layer_list, _StreamedCKA, check_stimuli
-from .utils._torch import draw_seed, seed_everything
+from ..utils._torch import draw_seed, seed_everything
+from ._extractor import FeatureExtractor, iter_batches, resolve_modules
+from ._layer_similarity import _layer_list, _StreamedCKA, check_stimuli
 
 
 def _gaussian(batch, strength, generator):

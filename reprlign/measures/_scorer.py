@@ -6,8 +6,12 @@ import inspect
 
 import numpy as np
 
-from .measures import bootstrap, cka, mutual_knn, procrustes, rsa
-from .utils._backend import is_torch
+from ..utils._backend import is_torch
+from ._cka import cka
+from ._knn import mutual_knn
+from ._procrustes import procrustes
+from ._rsa import rsa
+from ._stats import bootstrap
 
 METRICS = ("cka", "rsa", "procrustes", "mutual_knn")
 
@@ -144,7 +148,7 @@ class RSAScorer:
             return A, B
         import torch
 
-        from .utils._torch import get_device
+        from ..utils._torch import get_device
 
         dev = get_device(self.device)
         out = []

@@ -7,8 +7,8 @@ from contextlib import ExitStack
 
 from sklearn.utils import Bunch
 
-from ._features import FeatureExtractor, iter_batches
-from .measures import MinibatchCKA
+from ..measures import MinibatchCKA
+from ._extractor import FeatureExtractor, iter_batches
 
 
 class _StreamedCKA(MinibatchCKA):

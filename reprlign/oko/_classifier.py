@@ -12,8 +12,8 @@ from sklearn.utils import check_random_state, metadata_routing
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .utils._torch import draw_seed, get_device, seeded_torch
-from .utils._validation import check_positive
+from ..utils._torch import draw_seed, get_device, seeded_torch
+from ..utils._validation import check_positive
 
 _OPTIMIZERS = ("adam", "adamw", "sgd")
 
@@ -261,7 +261,7 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
     def _build_module(self, n_features, n_classes):
         import torch
 
-        from ._oko_net import MLP, OKOHeads
+        from ._net import MLP, OKOHeads
 
         params = self._module_params()
         if self.module is None:
@@ -297,7 +297,7 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
         from skorch.callbacks import EarlyStopping
         from skorch.helper import predefined_split
 
-        from ._oko_net import OKONet
+        from ._net import OKONet
 
         device = self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=self.module is not None)
