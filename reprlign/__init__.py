@@ -7,7 +7,8 @@ training with GradMax.
 
 One subpackage per family, lowest layer first: :mod:`reprlign.utils`;
 :mod:`reprlign.triplets` (odd-one-out triplets), :mod:`reprlign.measures`
-(comparing representations, :class:`RSAScorer`), :mod:`reprlign.datasets`;
+(comparing representations, :class:`RSAScorer`), :mod:`reprlign.losses`
+(differentiable objectives in torch), :mod:`reprlign.datasets`;
 :mod:`reprlign.alignment`, :mod:`reprlign.oko`, :mod:`reprlign.growing`,
 :mod:`reprlign.inspection` (the estimators); :mod:`reprlign.model_selection`,
 :mod:`reprlign.calibration` and :mod:`reprlign.plotting` beside them. Every
@@ -42,6 +43,7 @@ _SUBMODULES = (
     "datasets",
     "growing",
     "inspection",
+    "losses",
     "measures",
     "model_selection",
     "oko",
