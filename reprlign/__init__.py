@@ -26,6 +26,7 @@ _PUBLIC = {
     "FeatureExtractor": "inspection",
     "GrowingMLP": "growing",
     "GrowingMLPRegressor": "growing",
+    "HumanAlignFinetuner": "alignment",
     "HumanAlignTransformer": "alignment",
     "OKOClassifier": "oko",
     "RSAScorer": "measures",
@@ -34,6 +35,7 @@ _PUBLIC = {
     "levels_agreement": "measures",
     "model_layer_similarity": "inspection",
     "perturbation_robustness": "inspection",
+    "teacher_triplets": "alignment",
     "things_levels": "datasets",
     "triplet_levels": "triplets",
 }
