@@ -69,8 +69,9 @@ class ObjectInputs:
         self.table = None
         self.items = inputs
         self.collate_fn = collate_fn
-        if isinstance(inputs, np.ndarray):
-            inputs = torch.as_tensor(inputs)
+        if isinstance(inputs, np.ndarray):  # numbers become a tensor; strings stay a sequence
+            inputs = torch.as_tensor(inputs) if inputs.dtype.kind in "biuf" else list(inputs)
+            self.items = inputs
         if isinstance(inputs, torch.Tensor) and collate_fn is None:
             self.table = inputs
             self.n = inputs.shape[0]

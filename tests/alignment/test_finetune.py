@@ -286,3 +286,53 @@ def test_cuda_matches_cpu(toy):
     assert abs(bf16.score(human) - cpu.score(human)) < 0.05
     again = pickle.loads(pickle.dumps(gpu))
     np.testing.assert_allclose(again.predict_proba(human[:20]), gpu.predict_proba(human[:20]))
+
+
+class CharNet(torch.nn.Module):
+    """A tiny text model: mean of character embeddings, then two blocks (a dict batch in)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.chars = torch.nn.Embedding(128, 8)
+        self.layers = torch.nn.ModuleList([torch.nn.Linear(8, 8), torch.nn.Linear(8, 8)])
+
+    def forward(self, batch):
+        mask = batch["mask"].unsqueeze(-1)
+        h = (self.chars(batch["ids"]) * mask).sum(1) / mask.sum(1)
+        for layer in self.layers:
+            h = torch.tanh(layer(h))
+        return {"embedding": h, "ids": batch["ids"]}
+
+
+def tokenize(words):
+    width = max(len(w) for w in words)
+    ids = torch.zeros(len(words), width, dtype=torch.long)
+    for i, w in enumerate(words):
+        ids[i, :len(w)] = torch.tensor([ord(c) % 128 for c in w])
+    return {"ids": ids, "mask": (ids > 0).float()}
+
+
+def test_text_inputs_through_a_collate_fn_list_array_or_dataset():
+    words = [f"word{i}{'x' * (i % 5)}" for i in range(30)]
+    X, y = teacher_triplets(np.random.RandomState(0).randn(30, 4), 2000, random_state=0)
+    params = dict(module=CharNet(), collate_fn=tokenize, output="embedding", train_params=1,
+                  **{**FAST, "batch_objects": 10, "max_epochs": 2})
+    as_list = HumanAlignFinetuner(inputs=words, **params).fit(X, y)
+    assert as_list.prefix_cached_  # one padded width for all objects: the cache applies
+    as_array = HumanAlignFinetuner(inputs=np.array(words), **params).fit(X, y)
+    np.testing.assert_allclose(as_array.predict_proba(X[:20]), as_list.predict_proba(X[:20]),
+                               atol=1e-6)
+
+    class Words(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(words)
+
+        def __getitem__(self, i):
+            return words[i]
+
+    from_dataset = HumanAlignFinetuner(inputs=Words(), **params).fit(X, y)
+    assert from_dataset.predict_proba(X[:5]).shape == (5, 3)
+    # New raw inputs: a list of strings is collated with collate_fn.
+    np.testing.assert_allclose(as_list.transform(words[:4]), as_list.transform([0, 1, 2, 3]),
+                               atol=1e-6)
