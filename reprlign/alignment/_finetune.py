@@ -374,7 +374,7 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         -------
         self : HumanAlignFinetuner
         """
-        from ._finetune_net import ObjectInputs
+        from ._student import ObjectInputs
 
         device = self._check_fit_args()
         inputs = ObjectInputs(self.inputs, self.collate_fn)
@@ -444,50 +444,21 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         per_triplet_batch = size / min(n, 3 * size)
         return "objects" if per_object > per_triplet_batch else "triplets"
 
-    def _build_student(self, inputs, device):
-        import torch
-
-        from ._finetune_net import Student, copy_module, trainable_names
-
-        params = {k[len("module__"):]: v for k, v in vars(self).items()
-                  if k.startswith("module__")}
-        body = copy_module(self.module, params)
-        if not isinstance(body, torch.nn.Module):
-            raise TypeError(f"module must be a torch.nn.Module class or instance, got "
-                            f"{type(body).__name__}")
-        body = body.to(device)
-        names, blocks = trainable_names(body, self.train_params, self.blocks)
-        chosen = set(names)
-        for name, p in body.named_parameters():
-            p.requires_grad_(name in chosen)
-        self.trained_params_ = names
-        probe = Student(body, self.output, head=False, normalize=False)
-        body.eval()
-        with torch.no_grad():
-            try:
-                z = probe(inputs.get(np.arange(min(2, inputs.n)), device))
-            except (KeyError, IndexError, TypeError) as exc:
-                raise ValueError(f"output={self.output!r} could not select the embedding from "
-                                 f"the module's output: {exc}") from exc
-        k = min(2, inputs.n)
-        if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[0] != k:
-            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"the module's embedding (after output={self.output!r}) must have "
-                             f"shape (batch, d); for a batch of {k} objects it has {shape}")
-        self.embedding_dim_ = int(z.shape[1])
-        student = Student(body, self.output, self.embedding_dim_, self.head,
-                          normalize=self.similarity == "cosine").to(device)
-        return student, blocks
-
     def _train(self, inputs, train, valid, reference, device, step_seed):
         import torch
         from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler
         from skorch.dataset import Dataset
         from skorch.helper import predefined_split
 
-        from ._finetune_net import FinetuneNet, PrefixCache, Temperature
+        from ._finetune_net import FinetuneNet, Temperature
+        from ._student import PrefixCache, build_student
 
-        student, blocks = self._build_student(inputs, device)
+        params = {k[len("module__"):]: v for k, v in vars(self).items()
+                  if k.startswith("module__")}
+        student, self.trained_params_, blocks, self.embedding_dim_ = build_student(
+            self.module, params, inputs, train_params=self.train_params, blocks=self.blocks,
+            output=self.output, head=self.head, normalize=self.similarity == "cosine",
+            device=device)
         autocast = None
         if self.mixed_precision is True or (self.mixed_precision == "auto"
                                             and device.type == "cuda"):
@@ -623,7 +594,7 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         ndarray of shape (n, d)
             The fine-tuned embeddings (L2-normalised for ``similarity="cosine"``).
         """
-        from ._finetune_net import ObjectInputs
+        from ._student import ObjectInputs
 
         check_is_fitted(self, "net_")
         arr = X if not isinstance(X, list | tuple) else np.asarray(X, dtype=object)
