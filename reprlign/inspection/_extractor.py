@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._backend import is_torch
-from .hooks import POOLINGS, check_stimuli, hooked_forward, iter_batches, pooling_for
+from .hooks import POOLINGS, batches, check_stimuli, hooked_forward, iter_batches, layer_list
+
+# Features are returned in these dtypes; others (bfloat16, float16) as float32.
+_KEEP_DTYPES = (torch.float32, torch.float64)
+
+
+class _TorchModule(HasMethods):
+    """Parameter constraint: an instance of ``torch.nn.Module``.
+
+    Written as a ``HasMethods`` subclass because scikit-learn's constraint
+    machinery accepts no other user-defined constraint; the check is
+    ``isinstance``, and errors say "a torch.nn.Module".
+    """
+
+    def __init__(self):
+        super().__init__(["forward", "named_modules"])
+
+    def is_satisfied_by(self, val):
+        return isinstance(val, torch.nn.Module)
+
+    def __str__(self):
+        return "a torch.nn.Module"
 
 
 class FeatureExtractor(TransformerMixin, BaseEstimator):
@@ -47,6 +70,10 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         model, for instance to scale uint8 images and move channels first.
         Without it, each batch is cast to the model's dtype; with it, the batch
         is passed unchanged, so integer token ids can reach an embedding layer.
+    verbose : bool or int, default=False
+        Show a progress bar over the batches of :meth:`extract`,
+        :meth:`iter_extract` and :meth:`transform` (on stderr, and only when
+        stderr is a terminal).
 
     Attributes
     ----------
@@ -100,7 +127,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, model, layers, *, pooling="mean", batch_size=256, device="cpu",
-                 dtype=None, preprocess=None):
+                 dtype=None, preprocess=None, verbose=False):
         self.model = model
         self.layers = layers
         self.pooling = pooling
@@ -108,31 +135,20 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
         self.preprocess = preprocess
+        self.verbose = verbose
+
+    _parameter_constraints: dict = {
+        "model": [_TorchModule()],
+        "layers": [str, list, tuple],
+        "pooling": [StrOptions(set(POOLINGS)), callable, dict],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "dtype": [None, str, type, np.dtype, torch.dtype],
+        "preprocess": [None, callable],
+        "verbose": ["verbose"],
+    }
 
     # -- validation -------------------------------------------------------------------------
-    def _check_params(self):
-        import torch
-
-        if not isinstance(self.model, torch.nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(self.model).__name__}")
-        layers = [self.layers] if isinstance(self.layers, str) else list(self.layers)
-        if not layers or not all(isinstance(layer, str) for layer in layers):
-            raise ValueError(f"layers must be a module name or a non-empty list of names, "
-                             f"got {self.layers!r}")
-        if len(set(layers)) != len(layers):
-            raise ValueError(f"layers contains duplicates: {layers}")
-        if (isinstance(self.batch_size, bool) or not isinstance(self.batch_size, numbers.Integral)
-                or self.batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        for layer in layers:
-            p = pooling_for(self.pooling, layer)
-            if not callable(p) and p not in POOLINGS:
-                raise ValueError(f"pooling must be one of {POOLINGS}, a callable or a dict of "
-                                 f"them, got {p!r} for layer {layer!r}")
-        if self.preprocess is not None and not callable(self.preprocess):
-            raise TypeError("preprocess must be a callable or None")
-        return layers
-
     def _check_input(self, X, reset):
         """Validate arrays and tensors (and ``n_features_in_``); pass datasets and loaders."""
         from torch.utils.data import DataLoader, Dataset
@@ -157,10 +173,22 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
     def _run(self, X, layers):
         """Yield, per batch, the list of pooled outputs (tensors on the device)."""
+        stream = batches(X, self.batch_size, verbose=self.verbose, desc="FeatureExtractor")
         with self._forward(layers) as forward:
-            for batch in iter_batches(X, self.batch_size):
+            for batch in stream:
                 yield forward(batch)
 
+    def _prepare(self, X):
+        """Check fitted state, the current parameters and ``X``; return ``(X, layers)``.
+
+        Parameters are read as they are now (``set_params`` after ``fit`` takes
+        effect, as for the pooling policy).
+        """
+        check_is_fitted(self, "layers_")
+        self._validate_params()
+        return self._check_input(X, reset=False), layer_list(self.layers)
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check the layers and record each layer's output width from a first batch.
 
@@ -175,7 +203,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         self : FeatureExtractor
         """
         X = self._check_input(X, reset=True)
-        layers = self._check_params()
+        layers = layer_list(self.layers)
         with self._forward(layers) as forward:
             batch = next(iter_batches(X, self.batch_size), None)
             first = None if batch is None else forward(batch)
@@ -202,13 +230,11 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             Layer name -> numpy array ``(n, d)`` (``(n, ...)`` for
             ``pooling="none"``), float32 unless the model runs in float64.
         """
-        check_is_fitted(self, "layers_")
-        X = self._check_input(X, reset=False)
-        layers = self._check_params()
+        X, layers = self._prepare(X)
         chunks = [[] for _ in layers]
         for outs in self._run(X, layers):
             for chunk, out in zip(chunks, outs, strict=True):
-                if out.dtype not in _KEEP_DTYPES():
+                if out.dtype not in _KEEP_DTYPES:
                     out = out.float()
                 chunk.append(out.detach().cpu().numpy())
         return {layer: np.concatenate(chunk) for layer, chunk in zip(layers, chunks, strict=True)}
@@ -219,9 +245,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         This is what streaming computations (minibatch CKA) consume: nothing of
         size ``n`` is ever held.
         """
-        check_is_fitted(self, "layers_")
-        X = self._check_input(X, reset=False)
-        layers = self._check_params()
+        X, layers = self._prepare(X)
         for outs in self._run(X, layers):
             yield dict(zip(layers, outs, strict=True))
 
@@ -266,8 +290,3 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = []
         return tags
 
-
-def _KEEP_DTYPES():
-    import torch
-
-    return (torch.float32, torch.float64)

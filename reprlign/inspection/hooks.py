@@ -138,11 +138,10 @@ def batches(X, batch_size, *, verbose=False, desc=None):
     it = iter_batches(X, batch_size)
     if not verbose:
         return it
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     # disable=None: tqdm switches itself off when stderr is not a terminal.
-    return tqdm(it, total=n_batches(X, batch_size), desc=desc, unit="batch", disable=None,
-                leave=False)
+    return tqdm(it, total=n_batches(X, batch_size), desc=desc, unit="batch", disable=None)
 
 
 def resolve_modules(model, layers, *, name="layers"):
