@@ -82,6 +82,7 @@ def _score(args) -> int:
     if not args.ci:
         print(f"{args.metric} = {scorer.score(A, B):.6f}")
         return 0
+    print(f"bootstrapping {args.n_bootstrap} resamples of the stimuli ...", flush=True)
     res = scorer.score_ci(A, B)
     print(f"{args.metric} = {float(res.value):.6f}   {args.confidence:.0%} CI "
           f"[{float(res.low):.6f}, {float(res.high):.6f}] ({res.ci_method} bootstrap over "
@@ -137,50 +138,62 @@ def _cmd_align(args) -> int:
     return _reporting(_align, args)
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, except on/off flags and unset options."""
+
+    def _get_help_string(self, action):
+        if action.nargs == 0 or action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _add_score_parser(sub):
     p = sub.add_parser(
         "score", help="alignment of two feature files (CKA, RSA, Procrustes, mutual k-NN)",
+        formatter_class=_HelpFormatter,
         description="Compare two representations of the same stimuli, one row per stimulus, "
         "saved as .npy, .npz (one array), .csv, .tsv or .txt.")
     p.add_argument("a", help="first representation, (n, d1)")
     p.add_argument("b", help="second representation, (n, d2)")
     p.add_argument("--metric", default="cka", choices=["cka", "rsa", "procrustes", "mutual_knn"],
-                   help="the measure (default: cka)")
+                   help="the measure")
     p.add_argument("--ci", action="store_true", help="add a bootstrap confidence interval")
     p.add_argument("--debiased", action="store_true", help="unbiased HSIC for CKA")
     p.add_argument("--kernel", default="linear", choices=["linear", "rbf"], help="CKA kernel")
     p.add_argument("--rdm-metric", default="correlation",
                    choices=["correlation", "cosine", "euclidean", "sqeuclidean"],
-                   help="RDM dissimilarity for RSA (default: correlation)")
+                   help="RDM dissimilarity for RSA")
     p.add_argument("--compare", default="spearman",
                    choices=["spearman", "pearson", "tau_a", "cosine"],
-                   help="RDM comparator for RSA (default: spearman)")
-    p.add_argument("--k", type=int, default=10, help="neighbours for mutual_knn (default: 10)")
+                   help="RDM comparator for RSA")
+    p.add_argument("--k", type=int, default=10, help="neighbours for mutual_knn")
     p.add_argument("--n-bootstrap", type=int, default=1000, help="resamples for --ci")
     p.add_argument("--confidence", type=float, default=0.95, help="coverage for --ci")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: numpy)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: numpy, no torch)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.set_defaults(func=_cmd_score)
 
 
 def _add_align_parser(sub):
     p = sub.add_parser(
         "align", help="fit a gLocal transform of a feature file to odd-one-out triplets",
+        formatter_class=_HelpFormatter,
         description="Fit HumanAlignTransformer on triplets into a feature table and save the "
         "transform (W, b, mean, scale, temperature) as .npz.")
     p.add_argument("--features", required=True, help="(n_objects, d) features (.npy, ...)")
     p.add_argument("--triplets", required=True, help="triplet file (see --format)")
     p.add_argument("--format", default="things", choices=["things", "canonical"],
                    help="things: 1-based 'o1 o2 o3 choice' rows; canonical: 0-based, odd last")
-    p.add_argument("--out", default="transform.npz", help="output .npz (default: transform.npz)")
-    p.add_argument("--method", default="glocal", choices=["glocal", "global", "naive"])
+    p.add_argument("--out", default="transform.npz", help="output .npz")
+    p.add_argument("--method", default="glocal", choices=["glocal", "global", "naive"],
+                   help="the transform's objective")
     p.add_argument("--reg", type=float, default=0.1, help="pull toward the original (lambda)")
     p.add_argument("--local-weight", type=float, default=0.1, help="gLocal alpha")
-    p.add_argument("--max-epochs", type=int, default=100)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-epochs", type=int, default=100, help="most passes over the triplets")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    p.add_argument("--batch-size", type=int, default=256, help="triplets per step")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fit")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     p.set_defaults(func=_cmd_align)
 
@@ -233,8 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run the command line; returns the exit status (2 for usage and input errors)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code
     if args.command is None:
         parser.print_help()
         return 0

@@ -102,3 +102,14 @@ def test_align_errors(triplet_files, capsys):
     assert "bad.tsv" in err and "F.npy has shape (80, 12)" in err
     assert main(["align", "--features", str(d / "G.npy"), "--triplets", str(d / "T.tsv")]) == 2
     assert "G.npy" in capsys.readouterr().err
+
+
+def test_help_shows_defaults(capsys):
+    assert main(["score", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "resamples for --ci (default: 1000)" in out
+    assert "(default: cka)" in out and "(default: 0.95)" in out
+    assert "(default: False)" not in out  # flags have no default worth printing
+    assert main(["align", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "(default: 0.1)" in out and "(default: transform.npz)" in out
