@@ -246,12 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the command line; returns the exit status (2 for usage and input errors)."""
+    """Run the command line and return its exit status.
+
+    Input errors print ``error: ...`` and return 2; argparse exits (``SystemExit``,
+    status 2 for usage errors, 0 for ``--help``) as it always does.
+    """
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, or a usage error already printed
-        return exc.code
+    args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
