@@ -21,6 +21,10 @@ from .triplets import triplet_groups, validate_triplets
 __all__ = ["TripletGroupKFold", "TripletObjectKFold"]
 
 
+def __dir__():  # tab completion shows the splitters, not the helpers they import
+    return sorted(__all__)
+
+
 def _check_n_splits(n_splits):
     if isinstance(n_splits, bool) or not isinstance(n_splits, int | np.integer) or n_splits < 2:
         raise ValueError(f"n_splits must be an integer >= 2, got {n_splits!r}")
