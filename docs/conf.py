@@ -35,15 +35,19 @@ numpydoc_xref_param_type = False
 nitpicky = False
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "**.zip"]
+exclude_patterns = ["_build", "auto_examples/**.ipynb", "auto_examples/**.py", "**.zip"]
 html_theme = "alabaster"
 html_static_path = []
 html_title = f"reprlign {release}"
 # MathJax is loaded by the browser when a page is read; the build itself stays offline.
 
+# One gallery section per family (examples/<family>/), in the order of the user guide.
+GALLERY_SECTIONS = ["triplets", "measures", "alignment", "inspection", "oko", "growing"]
+
 sphinx_gallery_conf = {
-    "examples_dirs": str(ROOT / "examples"),
+    "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
+    "subsection_order": [f"../examples/{name}" for name in GALLERY_SECTIONS],
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
     "remove_config_comments": True,
