@@ -1,6 +1,7 @@
 """Sphinx configuration for reprlign. Builds offline: no intersphinx, no remote assets."""
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -26,7 +27,6 @@ extensions = [
 ]
 
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_validation_checks = set()
@@ -34,6 +34,7 @@ numpydoc_validation_checks = set()
 numpydoc_xref_param_type = False
 nitpicky = False
 
+# _templates/autosummary/class.rst: a class page lists its public methods only.
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "auto_examples/**.ipynb", "auto_examples/**.py", "**.zip"]
 html_theme = "alabaster"
@@ -59,14 +60,20 @@ sphinx_gallery_conf = {
 suppress_warnings = ["config.cache"]
 
 
-def _skip_metadata_request_methods(app, what, name, obj, skip, options):
-    # sklearn generates set_fit_request & co. on every estimator (and reads class attributes
-    # named __metadata_request__<method>); their docstrings link into sklearn's own docs, which
-    # this offline build cannot resolve. They are sklearn's API, documented there.
-    if (name.startswith("set_") and name.endswith("_request")) or "__metadata_request__" in name:
-        return True
-    return skip
+_SKLEARN_REF = re.compile(r":ref:`([^`<]+?)\s*<[^`>]+>`")
+_SKLEARN_EXAMPLE = re.compile(r":ref:`sphx_glr_auto_examples_\w+?_(plot_\w+)\.py`")
+
+
+def _sklearn_refs_to_words(app, what, name, obj, options, lines):
+    # Class pages list the public methods reprlign's estimators inherit from scikit-learn
+    # (get_params, set_output, ...). Their docstrings cross-reference scikit-learn's own user
+    # guide and gallery, which this offline build does not hold: say where they are in words.
+    if not getattr(obj, "__module__", "").startswith("sklearn."):
+        return
+    for i, line in enumerate(lines):
+        line = _SKLEARN_EXAMPLE.sub(r"scikit-learn's example *\1*", line)
+        lines[i] = _SKLEARN_REF.sub(r"the \1 of scikit-learn", line).replace("the the ", "the ")
 
 
 def setup(app):
-    app.connect("autodoc-skip-member", _skip_metadata_request_methods)
+    app.connect("autodoc-process-docstring", _sklearn_refs_to_words)
