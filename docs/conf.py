@@ -1,4 +1,10 @@
-"""Sphinx configuration for reprlign. Builds offline: no intersphinx, no remote assets."""
+"""Sphinx configuration for reprlign.
+
+Builds and reads offline: no intersphinx, no remote assets. MathJax comes from the
+sphinx-mathjax-offline package, which copies a MathJax 3 bundle into ``_static/mathjax``, so
+formulas render without a network; the theme (pydata-sphinx-theme, as scikit-learn's) bundles
+its own fonts and icons.
+"""
 
 import os
 import re
@@ -21,6 +27,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -34,13 +41,25 @@ numpydoc_validation_checks = set()
 numpydoc_xref_param_type = False
 nitpicky = False
 
-# _templates/autosummary/class.rst: a class page lists its public methods only.
+# _templates/autosummary: a class page lists its public methods only; pages are titled by the
+# object's own name, as scikit-learn's are.
 templates_path = ["_templates"]
+# "fit()", not "HumanAlignTransformer.fit()", in a page's table of contents.
+toc_object_entries_show_parents = "hide"
 exclude_patterns = ["_build", "auto_examples/**.ipynb", "auto_examples/**.py", "**.zip"]
-html_theme = "alabaster"
+html_theme = "pydata_sphinx_theme"
 html_static_path = []
 html_title = f"reprlign {release}"
-# MathJax is loaded by the browser when a page is read; the build itself stays offline.
+html_theme_options = {
+    "navbar_align": "left",
+    "header_links_before_dropdown": 7,
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+# The front page and the changelog need no navigation sidebar.
+html_sidebars = {"index": [], "changelog": []}
 
 # One gallery section per family (examples/<family>/), in the order of the user guide.
 GALLERY_SECTIONS = ["triplets", "measures", "alignment", "inspection", "oko", "growing"]
@@ -55,6 +74,8 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "plot_gallery": "True",
     "within_subsection_order": "FileNameSortKey",
+    # The execution-time pages load jQuery and DataTables from CDNs; the docs read offline.
+    "write_computation_times": False,
 }
 
 suppress_warnings = ["config.cache"]
