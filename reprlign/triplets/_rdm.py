@@ -119,8 +119,8 @@ def rdm_triplets(rdms, n_triplets=None, *, triplets=None, objects=None, temperat
         replacement, so repeats are possible). None: every triplet of
         ``objects`` once (``C(k, 3)`` rows: 125,580 for 92 objects).
     triplets : array-like of shape (m, 3), optional
-        Label these triplets instead of drawing them (``n_triplets`` must then
-        be None).
+        Label these triplets instead of drawing them (``n_triplets`` and
+        ``objects`` must then be None); they are returned in the order given.
     objects : array-like of int or bool mask, optional
         Draw triplets among these objects only (indices into the RDMs; the
         triplets keep the full numbering, so they index the same feature
@@ -145,9 +145,10 @@ def rdm_triplets(rdms, n_triplets=None, *, triplets=None, objects=None, temperat
     Returns
     -------
     triplets : ndarray of shape (m, 3), int64
-        Canonical triplets: in each row the most probable odd one out (under
-        the combined distribution; for ``"none"``, the mean) is last, so the
-        triplets alone are the majority answers.
+        Drawn triplets are canonical: in each row the most probable odd one
+        out (under the combined distribution; for ``"none"``, the mean) is
+        last, so the triplets alone are the majority answers. Triplets passed
+        in keep their order.
     proba : ndarray of shape (m, 3), or (s, m, 3) for ``combine="none"``
         Choice distributions in the odd-one-out layout of ``triplets``.
 
@@ -223,6 +224,8 @@ def rdm_triplets(rdms, n_triplets=None, *, triplets=None, objects=None, temperat
     else:
         per = [_choices(r, t, temperature) for r in R]
         proba = np.mean(per, axis=0) if combine == "mean" else np.stack(per)
+    if triplets is not None:
+        return t, proba
     # Canonical order: the most probable odd one out last.
     mean = proba if proba.ndim == 2 else proba.mean(axis=0)
     order = np.array([[1, 2, 0], [0, 2, 1], [0, 1, 2]])[mean.argmax(axis=1)]
