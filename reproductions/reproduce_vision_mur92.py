@@ -43,8 +43,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy.stats import rankdata
 from sklearn.model_selection import KFold
+from sklearn.utils import Bunch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -199,6 +201,30 @@ def rsa_part(args, images, data):
     rise = np.corrcoef(np.arange(len(net.blocks)), value[:len(net.blocks), 0])[0, 1]
     print(f"correlation of block index with RSA (people), blocks 0-{len(net.blocks) - 1}: "
           f"{rise:.3f}")
+
+    # Baselines in the same run: the preprocessed pixels, and the same architecture with
+    # random weights (PyTorch's default initialisation). Without training, batch norm's stored
+    # statistics do not match the activations (they shrink towards 0 block after block), so
+    # they are estimated on the 92 images in one pass first.
+    pixels = net.preprocess(torch.from_numpy(images)).flatten(1).numpy().astype(np.float64)
+    torch.manual_seed(args.seed)
+    random_model = type(net.model).from_name(net.name)
+    for m in random_model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the pass
+    with torch.no_grad():
+        random_model.train()(net.preprocess(torch.from_numpy(images)))
+    random_model.eval()
+    random_net = Bunch(**{**net, "model": random_model})
+    random_feats = features(random_net, images)
+    print("\nbaselines (mean over people / mean human RDM / mIT / hIT):")
+    for name, F in [("pixels", pixels)] + [(f"random-weight {k}", F)
+                                            for k, F in random_feats.items()]:
+        R = rdm(F, "correlation", square=True)
+        print(f"  {name:20s} " + " ".join(
+            f"{v:6.3f}" for v in [np.mean([compare_rdms(R, p) for p in people]),
+                                  *[compare_rdms(R, t) for t in targets.values()]]))
     return feats
 
 
