@@ -20,12 +20,15 @@ there, and by RSA with the people's mean RDM of the held-out images.
 # -----------------------------------------------------------
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy.spatial.distance import squareform
+from scipy.stats import rankdata
 from sklearn.model_selection import KFold
 
 from reprlign import FeatureExtractor, HumanAlignTransformer
 from reprlign.datasets import load_mur92
 from reprlign.inspection import load_efficientnet_lite
 from reprlign.measures import compare_rdms, rdm
+from reprlign.plotting import plot_rdm
 from reprlign.triplets import odd_one_out_accuracy, rdm_triplets
 
 data = load_mur92()
@@ -73,16 +76,15 @@ print("mean over folds: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()))
 # animate first, then inanimate). The aligned RDM takes up the people's
 # animate / inanimate split.
 order = test_img[np.argsort(-data.category_vectors[test_img, 0], kind="stable")]
-fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), layout="constrained",
+kind = np.where(data.category_vectors[order, 0] == 1, "animate", "inanimate")
+fig, axes = plt.subplots(1, 4, figsize=(15, 3.8), layout="constrained",
                          gridspec_kw={"width_ratios": [1, 1, 1, 1.3]})
 for ax, (R, title) in zip(axes[:3], [
-        (mean_human[np.ix_(order, order)], "people (mean)"),
-        (rdm(F[order], square=True), f"block 14, RSA {results[-1]['raw RSA']:.2f}"),
-        (rdm(Z[order], square=True), f"aligned, RSA {results[-1]['aligned RSA']:.2f}")],
-        strict=True):
-    ax.imshow(np.argsort(np.argsort(R, axis=None)).reshape(R.shape), cmap="viridis")
+        (squareform(mean_human[np.ix_(order, order)], checks=False), "people (mean)"),
+        (rdm(F[order]), f"block 14, RSA {results[-1]['raw RSA']:.2f}"),
+        (rdm(Z[order]), f"aligned, RSA {results[-1]['aligned RSA']:.2f}")], strict=True):
+    plot_rdm(rankdata(R), labels=kind, ax=ax, colorbar=False)
     ax.set_title(title)
-    ax.set_xticks([]), ax.set_yticks([])
 x = np.arange(len(results))
 axes[3].plot(x, [r["raw accuracy"] for r in results], "o--", label="accuracy, raw")
 axes[3].plot(x, [r["aligned accuracy"] for r in results], "o-", label="accuracy, aligned")
