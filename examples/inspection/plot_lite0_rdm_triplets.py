@@ -75,9 +75,9 @@ print("mean over folds: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()))
 # block 14 before and after alignment, each shown as ranks (images ordered
 # animate first, then inanimate). The aligned RDM takes up the people's
 # animate / inanimate split.
-order = test_img[np.argsort(-data.category_vectors[test_img, 0], kind="stable")]
+order = test_img[np.argsort(-data.category_vectors[test_img, 0].astype(int), kind="stable")]
 kind = np.where(data.category_vectors[order, 0] == 1, "animate", "inanimate")
-fig, axes = plt.subplots(1, 4, figsize=(15, 3.8), layout="constrained",
+fig, axes = plt.subplots(1, 4, figsize=(15, 4.4), layout="constrained",
                          gridspec_kw={"width_ratios": [1, 1, 1, 1.3]})
 for ax, (R, title) in zip(axes[:3], [
         (squareform(mean_human[np.ix_(order, order)], checks=False), "people (mean)"),
