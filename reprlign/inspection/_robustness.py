@@ -106,15 +106,25 @@ def perturbation_robustness(model, X, layers, *, strengths=(0.1, 0.3, 1.0),
 
 def _remove(model, block):
     """A deep copy of ``model`` with submodule ``block`` replaced by the identity."""
-    import torch
-
     ablated = copy.deepcopy(model)
     parent_name, _, child = block.rpartition(".")
     parent = ablated.get_submodule(parent_name) if parent_name else ablated
     if not child:
         raise ValueError("blocks cannot contain the model itself ('')")
-    setattr(parent, child, torch.nn.Identity())
+    setattr(parent, child, _identity())
     return ablated
+
+
+def _identity():
+    """``nn.Identity`` that also accepts, and ignores, further arguments a model passes to its
+    blocks (EfficientNet calls ``block(x, drop_connect_rate=...)``)."""
+    import torch
+
+    class Skip(torch.nn.Identity):
+        def forward(self, x, *args, **kwargs):
+            return x
+
+    return Skip()
 
 
 def block_removal_robustness(model, X, blocks, layers=None, *, pooling="flatten",
