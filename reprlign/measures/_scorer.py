@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-import numpy as np
-
-from ..utils._backend import is_torch
+from ..utils.backend import TORCH, get_backend
 from ._cka import cka
 from ._knn import mutual_knn
 from ._procrustes import procrustes
@@ -146,16 +144,10 @@ class RSAScorer:
     def _place(self, A, B):
         if self.device is None:
             return A, B
-        import torch
-
         from ..utils._torch import get_device
 
         dev = get_device(self.device)
-        out = []
-        for Z in (A, B):
-            Z = Z if is_torch(Z) else torch.as_tensor(np.asarray(Z))
-            out.append(Z.to(dev))
-        return tuple(out)
+        return tuple(TORCH.asarray(Z).to(dev) for Z in (A, B))
 
     def score(self, A, B):
         """The alignment of two representations of the same stimuli, as a float.
@@ -205,7 +197,7 @@ class RSAScorer:
                 f"RSAScorer scores a representation: {type(estimator).__name__} has no "
                 "transform method (pass None or 'passthrough' to score X itself)"
             )
-        y = np.asarray(y) if not is_torch(y) else y
+        y = get_backend(y).asarray(y)
         if y.ndim == 1:
             y = y.reshape(-1, 1)
         return self.score(Z, y)

@@ -10,8 +10,7 @@ from scipy.spatial.distance import squareform
 from scipy.special import ndtr, ndtri
 from sklearn.utils import Bunch, check_random_state
 
-from ..utils._backend import as_index, is_torch, rankdata
-from ..utils._torch import to_numpy
+from ..utils.backend import NUMPY, get_backend
 from ._cka import cka
 from ._common import check_pair
 from ._knn import mutual_knn
@@ -43,7 +42,7 @@ def _resolve(measure):
 
 
 def _square(a, name):
-    a = to_numpy(a).astype(np.float64, copy=False)
+    a = get_backend(a).to_numpy(a).astype(np.float64, copy=False)
     if a.ndim == 1:
         a = squareform(a, checks=False)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
@@ -75,8 +74,8 @@ class _Evaluator:
                     f"about {need / 1e9:.0f} GB, more than max_memory_gb={limit}; pass a "
                     "callable measure (it sees resampled features) or subsample the stimuli"
                 )
-            X = to_numpy(rdm(X, metric, square=True))
-            Y = to_numpy(rdm(Y, metric, square=True))
+            X = get_backend(X).to_numpy(rdm(X, metric, square=True))
+            Y = get_backend(Y).to_numpy(rdm(Y, metric, square=True))
             fn = compare_rdms
         if fn is compare_rdms:
             X, Y = _square(X, "X"), _square(Y, "Y")
@@ -101,8 +100,9 @@ class _Evaluator:
             a, b = a[keep], b[keep]
             pa, pb = (a, b) if perm is None else (perm[a], perm[b])
             return float(self.fn(self.X[a, b], self.Y[pa, pb], **self.kwargs))
-        ix = as_index(idx, self.X)
-        iy = ix if perm is None else as_index(perm[idx], self.Y)
+        nx = get_backend(self.X)
+        ix = nx.index(idx, self.X)
+        iy = ix if perm is None else nx.index(perm[idx], self.Y)
         return float(self.fn(self.X[ix], self.Y[iy], **self.kwargs))
 
 
@@ -281,7 +281,7 @@ def permutation_test(measure, X, Y, *, n_permutations=1000, alternative="greater
 def _pool(V, method):
     """The RDM that best predicts a group under ``method`` (rsatoolbox's pooling rules)."""
     if method in ("spearman", "tau_a"):
-        V = np.stack([rankdata(v) for v in V])
+        V = np.stack([NUMPY.rankdata(v) for v in V])
     elif method == "pearson":
         V = (V - V.mean(axis=1, keepdims=True)) / V.std(axis=1, keepdims=True)
     else:  # cosine
@@ -327,7 +327,7 @@ def rdm_noise_ceiling(rdms, method="spearman"):
     """
     if method not in COMPARATORS:
         raise ValueError(f"method must be one of {COMPARATORS}, got {method!r}")
-    R = np.asarray(to_numpy(rdms) if is_torch(rdms) else rdms, dtype=np.float64)
+    R = np.asarray(get_backend(rdms).to_numpy(rdms), dtype=np.float64)
     if R.ndim == 3:
         if R.shape[1] != R.shape[2]:
             raise ValueError(f"rdms must have shape (s, n, n) or (s, m), got {R.shape}")
