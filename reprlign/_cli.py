@@ -82,10 +82,10 @@ def _score(args) -> int:
     if not args.ci:
         print(f"{args.metric} = {scorer.score(A, B):.6f}")
         return 0
-    res = scorer.score_ci(A, B)
+    res = scorer.score_ci(A, B, verbose=True)  # a progress bar on a terminal
     print(f"{args.metric} = {float(res.value):.6f}   {args.confidence:.0%} CI "
-          f"[{float(res.low):.6f}, {float(res.high):.6f}] ({res.ci_method} bootstrap over "
-          f"stimuli, {args.n_bootstrap} resamples)")
+          f"[{float(res.low):.6f}, {float(res.high):.6f}] ({res.ci_method} interval, "
+          f"{args.n_bootstrap} resamples of half the stimuli without replacement)")
     return 0
 
 
@@ -138,25 +138,32 @@ def _cmd_align(args) -> int:
 
 
 def _add_score_parser(sub):
+    from .measures.registry import FEATURE_MEASURES, MEASURES  # light: no numpy, no sklearn
+
+    cka, rsa = MEASURES["cka"].params, MEASURES["rsa"].params
     p = sub.add_parser(
         "score", help="alignment of two feature files (CKA, RSA, Procrustes, mutual k-NN)",
         description="Compare two representations of the same stimuli, one row per stimulus, "
         "saved as .npy, .npz (one array), .csv, .tsv or .txt.")
     p.add_argument("a", help="first representation, (n, d1)")
     p.add_argument("b", help="second representation, (n, d2)")
-    p.add_argument("--metric", default="cka", choices=["cka", "rsa", "procrustes", "mutual_knn"],
-                   help="the measure (default: cka)")
-    p.add_argument("--ci", action="store_true", help="add a bootstrap confidence interval")
+    p.add_argument("--metric", default=FEATURE_MEASURES[0], choices=FEATURE_MEASURES,
+                   help=f"the measure (default: {FEATURE_MEASURES[0]})")
+    p.add_argument("--ci", action="store_true",
+                   help="add a BCa confidence interval from resamples of the stimuli, with a "
+                   "progress bar")
     p.add_argument("--debiased", action="store_true", help="unbiased HSIC for CKA")
-    p.add_argument("--kernel", default="linear", choices=["linear", "rbf"], help="CKA kernel")
-    p.add_argument("--rdm-metric", default="correlation",
-                   choices=["correlation", "cosine", "euclidean", "sqeuclidean"],
-                   help="RDM dissimilarity for RSA (default: correlation)")
-    p.add_argument("--compare", default="spearman",
-                   choices=["spearman", "pearson", "tau_a", "cosine"],
-                   help="RDM comparator for RSA (default: spearman)")
-    p.add_argument("--k", type=int, default=10, help="neighbours for mutual_knn (default: 10)")
-    p.add_argument("--n-bootstrap", type=int, default=1000, help="resamples for --ci")
+    p.add_argument("--kernel", default=cka["kernel"].default, choices=cka["kernel"].choices,
+                   help=f"CKA kernel (default: {cka['kernel'].default})")
+    p.add_argument("--rdm-metric", default=rsa["rdm_metric"].default,
+                   choices=rsa["rdm_metric"].choices,
+                   help=f"RDM dissimilarity for RSA (default: {rsa['rdm_metric'].default})")
+    p.add_argument("--compare", default=rsa["compare"].default, choices=rsa["compare"].choices,
+                   help=f"RDM comparator for RSA (default: {rsa['compare'].default})")
+    p.add_argument("--k", type=int, default=MEASURES["mutual_knn"].params["k"].default,
+                   help="neighbours for mutual_knn (default: %(default)s)")
+    p.add_argument("--n-bootstrap", type=int, default=1000,
+                   help="resamples for --ci (default: %(default)s)")
     p.add_argument("--confidence", type=float, default=0.95, help="coverage for --ci")
     p.add_argument("--device", default=None, help="cpu or cuda (default: numpy)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")

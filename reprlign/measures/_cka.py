@@ -15,8 +15,7 @@ from ._common import (
     gram_products,
     row_sq_norms,
 )
-
-KERNELS = ("linear", "rbf")
+from .registry import KERNELS
 
 # Row blocks of the RBF Gram matrices are sized to hold about this many entries.
 _BLOCK_ENTRIES = 1 << 22

@@ -8,8 +8,8 @@ import numpy as np
 
 from ..utils.backend import get_backend
 from ._common import check_pair
+from .registry import KNN_METRICS as METRICS
 
-METRICS = ("cosine", "euclidean")
 _BLOCK_ENTRIES = 1 << 22
 
 

@@ -6,8 +6,7 @@ import numpy as np
 
 from ..utils.backend import get_backend
 from ._common import center_columns, check_pair, degenerate
-
-MEASURES = ("similarity", "angular")
+from .registry import PROCRUSTES_MEASURES as MEASURES
 
 
 def _reduce_columns(X, nx):

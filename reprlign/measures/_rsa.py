@@ -9,9 +9,8 @@ import numpy as np
 from ..utils._validation import check_features
 from ..utils.backend import get_backend
 from ._common import center_columns, check_pair, degenerate, gram_products, row_sq_norms
+from .registry import COMPARATORS, RDM_METRICS
 
-RDM_METRICS = ("correlation", "cosine", "euclidean", "sqeuclidean")
-COMPARATORS = ("spearman", "pearson", "tau_a", "cosine")
 # Metrics whose RDM is D_ij = u_i + u_j - 2 z_i . z_j: the exact O(n d^2) route applies.
 _LINEAR_METRICS = ("correlation", "cosine", "sqeuclidean")
 
