@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 
-from ..utils._validation import check_features
 from ..utils.backend import get_backend
 
 
@@ -15,14 +14,15 @@ def check_pair(X, Y, *, min_samples=2, names=("X", "Y")):
     if either is a torch tensor, the other is moved to its device; dtypes are
     promoted to the wider of the two.
     """
-    X = check_features(X, name=names[0], min_samples=min_samples)
-    Y = check_features(Y, name=names[1], min_samples=min_samples)
+    nx = get_backend(X, Y)
+    X = nx.check_features(X, name=names[0], min_samples=min_samples)
+    Y = nx.check_features(Y, name=names[1], min_samples=min_samples)
     if X.shape[0] != Y.shape[0]:
         raise ValueError(
             f"{names[0]} and {names[1]} must describe the same stimuli (rows): "
             f"got {X.shape[0]} and {Y.shape[0]} rows"
         )
-    return get_backend(X, Y).pair(X, Y)
+    return nx.pair(X, Y)
 
 
 def degenerate(measure, what, value=0.0):

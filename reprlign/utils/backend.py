@@ -60,6 +60,15 @@ class Backend:
     def __repr__(self):
         return f"<reprlign backend {self.name!r}>"
 
+    def check_features(self, X, *, name="X", min_samples=1):
+        """Validate a 2-D table of finite numbers (see :func:`reprlign.utils.check_features`).
+
+        A back end whose arrays that function does not know overrides this.
+        """
+        from ._validation import check_features
+
+        return check_features(X, name=name, min_samples=min_samples)
+
     def pair(self, X, Y):
         """Both inputs in this back end, where the owned one lives, in their common dtype."""
         ref = X if self.owns(X) else Y
