@@ -253,8 +253,8 @@ def bootstrap(measure, X, Y, *, n_bootstrap=1000, confidence=0.95, ci_method="bc
     RDM comparisons (and ``"rsa"``, whose RDMs are formed once and then
     resampled) pairs of a stimulus with its own copy are left out, as in
     rsatoolbox. ``"mutual_knn"`` is subsampled only, with ``k`` scaled to the
-    same fraction of the stimuli. BCa's jackknife leaves out one stimulus at a time for up to
-    500 stimuli, and one of 500 groups of stimuli beyond that.
+    same fraction of the stimuli. BCa's jackknife leaves out one stimulus at a
+    time for up to 500 stimuli, and one of 500 groups of stimuli beyond that.
 
     Examples
     --------
@@ -292,7 +292,12 @@ def bootstrap(measure, X, Y, *, n_bootstrap=1000, confidence=0.95, ci_method="bc
                 low, high, method = _interval(dist, value, levels, ci_method, jack)
         else:
             m = n // 2
-            dist = np.array([evaluate(rng.permutation(n)[:m]) for _ in range(n_bootstrap)])
+            try:
+                dist = np.array([evaluate(rng.permutation(n)[:m]) for _ in range(n_bootstrap)])
+            except ValueError as exc:  # too few stimuli for the measure in a half-sample
+                raise ValueError(f"bootstrap evaluates the measure on half-samples of {m} of the "
+                                 f"{n} stimuli: {exc}; with so few stimuli use "
+                                 "resample='bootstrap'") from exc
             jack = _jackknife(evaluate, n) if ci_method == "bca" else None
             low, high, method = _interval(dist, value, levels, ci_method, jack)
     _report(caught, "bootstrap")

@@ -1,5 +1,7 @@
 """Bootstrap intervals, permutation tests and the RDM noise ceiling."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.stats as ss
@@ -90,6 +92,8 @@ def test_bootstrap_errors(rng):
         bootstrap("cka", X, Y, resample="jackknife")
     with pytest.raises(ValueError, match="own nearest neighbour"):
         bootstrap("mutual_knn", X, Y, resample="bootstrap")
+    with pytest.raises(ValueError, match="half-samples of 3 of the 7 stimuli.*at least 4"):
+        bootstrap("cka", X[:7], Y[:7], debiased=True)
     with pytest.raises(ValueError, match="confidence"):
         bootstrap("cka", X, Y, confidence=95)
     with pytest.raises(ValueError, match="measure"):
@@ -185,3 +189,19 @@ def test_progress_bar_only_when_asked_on_a_terminal(rng, monkeypatch, capsys, ve
     permutation_test("cka", X, X, n_permutations=9, random_state=0, verbose=verbose)
     out = term.buffer.getvalue() + capsys.readouterr().err
     assert ("subsample cka" in out and "permutations cka" in out) == shown
+
+
+def test_intervals_that_exclude_the_estimate_warn_and_bca_never_falls_back_silently(rng):
+    # Biased CKA of independent wide data: every half-sample scores higher than the data.
+    X, Y = rng.randn(40, 100), rng.randn(40, 100)
+    with pytest.warns(RuntimeWarning) as record:
+        ci = bootstrap("cka", X, Y, n_bootstrap=50, random_state=0)
+    messages = " ".join(str(w.message) for w in record)
+    assert "BCa correction is infinite" in messages and ci.ci_method == "basic"
+    assert "does not contain the estimate" in messages and not ci.low <= ci.value <= ci.high
+    assert ci.bias > 0 and ci.high < ci.value  # the correction moves the interval down
+    # Unbiased CKA of the same data: no shift, no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        ci = bootstrap("cka", X, Y, n_bootstrap=50, random_state=0, debiased=True)
+    assert ci.low <= ci.value <= ci.high and ci.ci_method == "bca"
