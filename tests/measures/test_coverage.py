@@ -11,7 +11,7 @@ value.
 
 The short variant runs in CI (a few seconds per measure, 120 replications: a
 coverage of 0.95 is then measured to +-0.02, and the test allows three standard
-errors). ``REPRLIGN_COVERAGE_REPS=600 python -m pytest tests/measures/test_coverage.py -s``
+errors). ``REPRLIGN_COVERAGE_REPS=500 python -m pytest tests/measures/test_coverage.py -s``
 runs the long variant behind the figures in the user guide and prints the table.
 """
 
@@ -110,8 +110,8 @@ def test_default_interval_covers_the_population_value(name, truth):
 
 def test_table_for_the_user_guide(truth):
     """The long variant's table: each scheme and interval on every measure (printed with -s)."""
-    if REPS < 600:
-        pytest.skip("the table is made by the long variant (REPRLIGN_COVERAGE_REPS=600)")
+    if REPS < 500:
+        pytest.skip("the table is made by the long variant (REPRLIGN_COVERAGE_REPS=500)")
     # the default; the bias-corrected alternative; the scheme of earlier versions
     rows = [("subsample", "bca"), ("subsample", "basic"), ("bootstrap", "percentile")]
     print(f"\ncoverage of 95% intervals, {REPS} replications, n={N}, d={D}, "
