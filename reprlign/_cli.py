@@ -150,8 +150,8 @@ def _add_score_parser(sub):
     p.add_argument("--metric", default=FEATURE_MEASURES[0], choices=FEATURE_MEASURES,
                    help=f"the measure (default: {FEATURE_MEASURES[0]})")
     p.add_argument("--ci", action="store_true",
-                   help="add a BCa confidence interval from resamples of the stimuli, with a "
-                   "progress bar")
+                   help="add a confidence interval from half-samples of the stimuli (basic "
+                   "interval), with a progress bar")
     p.add_argument("--debiased", action="store_true", help="unbiased HSIC for CKA")
     p.add_argument("--kernel", default=cka["kernel"].default, choices=cka["kernel"].choices,
                    help=f"CKA kernel (default: {cka['kernel'].default})")

@@ -56,7 +56,7 @@ class RSAScorer(BaseEstimator):
         without replacement).
     confidence : float, default=0.95
         Coverage of the interval from :meth:`score_ci`.
-    ci_method : {"bca", "basic", "percentile"}, default="bca"
+    ci_method : {"basic", "bca", "percentile"}, default="basic"
         Interval type for :meth:`score_ci` (see :func:`~reprlign.measures.bootstrap`).
     random_state : int, RandomState or None, default=None
         Seed for the bootstrap of :meth:`score_ci`.
@@ -92,7 +92,7 @@ class RSAScorer(BaseEstimator):
 
     def __init__(self, metric="cka", *, kernel="linear", debiased=False, sigma=None,
                  rdm_metric="correlation", compare="spearman", k=10, device=None,
-                 n_bootstrap=1000, confidence=0.95, ci_method="bca", random_state=None):
+                 n_bootstrap=1000, confidence=0.95, ci_method="basic", random_state=None):
         self.metric = metric
         self.kernel = kernel
         self.debiased = debiased

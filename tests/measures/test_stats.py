@@ -195,7 +195,7 @@ def test_intervals_that_exclude_the_estimate_warn_and_bca_never_falls_back_silen
     # Biased CKA of independent wide data: every half-sample scores higher than the data.
     X, Y = rng.randn(40, 100), rng.randn(40, 100)
     with pytest.warns(RuntimeWarning) as record:
-        ci = bootstrap("cka", X, Y, n_bootstrap=50, random_state=0)
+        ci = bootstrap("cka", X, Y, n_bootstrap=50, random_state=0, ci_method="bca")
     messages = " ".join(str(w.message) for w in record)
     assert "BCa correction is infinite" in messages and ci.ci_method == "basic"
     assert "does not contain the estimate" in messages and not ci.low <= ci.value <= ci.high
@@ -203,5 +203,10 @@ def test_intervals_that_exclude_the_estimate_warn_and_bca_never_falls_back_silen
     # Unbiased CKA of the same data: no shift, no warning.
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        ci = bootstrap("cka", X, Y, n_bootstrap=50, random_state=0, debiased=True)
+        ci = bootstrap("cka", X, Y, n_bootstrap=50, random_state=0, debiased=True,
+                       ci_method="bca")
     assert ci.low <= ci.value <= ci.high and ci.ci_method == "bca"
+    # The default (basic) interval of the biased estimate warns too, without a fallback.
+    with pytest.warns(RuntimeWarning, match="does not contain the estimate"):
+        ci = bootstrap("cka", X, Y, n_bootstrap=50, random_state=0)
+    assert ci.ci_method == "basic" and ci.high < ci.value
