@@ -72,6 +72,7 @@ def test_rdm_bootstrap_drops_pairs_of_a_stimulus_with_itself(rng):
     assert np.allclose(res2.distribution, res.distribution, atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:bootstrap. the 95% interval:RuntimeWarning")
 @pytest.mark.parametrize("resample", ["subsample", "bootstrap"])
 def test_bootstrap_backends(rng, backend, resample):
     X, Y = rng.randn(40, 3), rng.randn(40, 3) + rng.randn(40, 1)
