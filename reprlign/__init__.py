@@ -14,7 +14,7 @@ One subpackage per family, lowest layer first: :mod:`reprlign.utils`;
 public estimator and function is also importable from ``reprlign`` itself.
 """
 
-import importlib
+import importlib as _importlib
 
 __version__ = "0.1.0.dev0"
 
@@ -55,9 +55,9 @@ __all__ = ["__version__", *sorted(_PUBLIC)]
 
 def __getattr__(name):
     if name in _PUBLIC:
-        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+        value = getattr(_importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
     elif name in _SUBMODULES:
-        value = importlib.import_module(f".{name}", __name__)
+        value = _importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # later look-ups skip this function
