@@ -239,6 +239,12 @@ def test_torch_cka_is_differentiable(XY):
     value.backward()
     assert Xt.grad is not None and torch.isfinite(Xt.grad).all()
     assert float(Xt.grad.abs().sum()) > 0
+    # A constant column (zeroed out of place in the products) and the RBF kernel keep the graph.
+    Xc = torch.tensor(np.hstack([X, np.full((60, 1), 3.0)]), requires_grad=True)
+    for kernel in ("linear", "rbf"):
+        Xc.grad = None
+        cka(Xc, torch.tensor(Y), kernel=kernel, debiased=True).backward()
+        assert torch.isfinite(Xc.grad).all() and float(Xc.grad.abs().sum()) > 0
 
 
 def test_float32_numpy_input(XY):
