@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -9,11 +10,13 @@ import numpy as np
 from ..utils.backend import get_backend
 from ._common import (
     center_columns,
+    check_block_size,
     check_pair,
     degenerate,
     feature_space_cheaper,
     gram_products,
     row_sq_norms,
+    unit_scale,
 )
 from .registry import KERNELS
 
@@ -142,15 +145,16 @@ def _median_sigma(X, name, nx):
     if n > _MEDIAN_ROWS:  # evenly spaced rows: deterministic and cheap
         X = X[nx.index(np.linspace(0, n - 1, _MEDIAN_ROWS).astype(np.int64), X)]
     sq = (X**2).sum(axis=1)
-    # numpy's median: torch's returns the lower middle value
     D = nx.to_numpy(sq[:, None] + sq[None, :] - 2 * (X @ X.T))
-    med = float(np.median(np.maximum(D[np.triu_indices(X.shape[0], 1)], 0)))
+    # The median of the distances (numpy's: torch's returns the lower middle value); for an
+    # even number of pairs it averages two distances, not two squared distances.
+    med = float(np.median(np.sqrt(np.maximum(D[np.triu_indices(X.shape[0], 1)], 0))))
     if med <= 0:
         raise ValueError(
             f"{name}: the median pairwise distance is 0 (most rows are identical), so the "
             "median heuristic gives no bandwidth; pass sigma explicitly"
         )
-    return med**0.5
+    return med
 
 
 def _rbf_block(X, sq, rows, sigma, nx):
@@ -212,6 +216,18 @@ def _check_sigma(sigma):
         ):
             raise ValueError(f"sigma must be None or a positive number, got {sigma!r}")
     return sx, sy
+
+
+def _scaled_sigma(sigma, e, name):
+    """A bandwidth given in the input's units, in the units of the input rescaled by 2^-e."""
+    try:
+        scaled = math.ldexp(sigma, -e)
+    except OverflowError:
+        scaled = math.inf
+    if not 2.0**-400 < scaled < 2.0**400:  # 1 / (2 sigma^2) must not underflow
+        raise ValueError(f"sigma={sigma!r} is out of range for the magnitude of {name} (about "
+                         f"2^{e}): every kernel entry would round to 0 or 1")
+    return scaled
 
 
 def cka(X, Y, *, kernel="linear", debiased=False, sigma=None, block_size=None):
@@ -290,6 +306,7 @@ def cka(X, Y, *, kernel="linear", debiased=False, sigma=None, block_size=None):
         raise TypeError(f"debiased must be a bool, got {debiased!r}")
     X, Y = check_pair(X, Y)
     nx = get_backend(X)
+    (X, ex), (Y, ey) = unit_scale(X, nx), unit_scale(Y, nx)
     n = X.shape[0]
     if debiased and n < 4:
         raise ValueError(f"unbiased (debiased=True) CKA needs at least 4 stimuli, got n={n}")
@@ -299,12 +316,9 @@ def cka(X, Y, *, kernel="linear", debiased=False, sigma=None, block_size=None):
         stats = _linear_stats(X, Y, debiased, nx)
     else:
         sx, sy = _check_sigma(sigma)
-        if block_size is not None and (
-            isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral)
-            or block_size < 1
-        ):
-            raise ValueError(f"block_size must be a positive integer or None, got {block_size!r}")
-        sx = _median_sigma(X, "X", nx) if sx is None else sx
-        sy = _median_sigma(Y, "Y", nx) if sy is None else sy
+        check_block_size(block_size)
+        # a bandwidth given in the input's units follows the input's rescaling
+        sx = _median_sigma(X, "X", nx) if sx is None else _scaled_sigma(sx, ex, "X")
+        sy = _median_sigma(Y, "Y", nx) if sy is None else _scaled_sigma(sy, ey, "Y")
         stats = _rbf_stats(X, Y, sx, sy, debiased, block_size, nx)
     return _finish(*stats, ref=X, nx=nx)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
+import numpy as np
+
+from ..utils._validation import check_positive
 from ..utils.backend import get_backend
 
 
@@ -23,6 +27,56 @@ def check_pair(X, Y, *, min_samples=2, names=("X", "Y")):
             f"got {X.shape[0]} and {Y.shape[0]} rows"
         )
     return nx.pair(X, Y)
+
+
+# Largest magnitudes in [2^-32, 2^32] keep every sum of squares and fourth powers the
+# measures form within float32 and float64 range; outside it, the input is rescaled.
+_SAFE_EXPONENT = 32
+
+
+def scale_pow2(X, e):
+    """``X * 2**e``, exact; in two steps so that neither factor leaves the dtype's range."""
+    if e == 0:
+        return X
+    half = e // 2
+    return (X * 2.0**half) * 2.0 ** (e - half)
+
+
+def unit_scale(X, nx):
+    """``(X * 2**-e, e)``: ``X`` brought to a largest magnitude near 1 when it is far from it.
+
+    The measures are invariant to the scale of each representation, but they
+    square features (Gram norms are fourth powers), which overflows from about
+    1e77 in float64 (1e19 in float32) and underflows below 1e-77. A power of two
+    changes no digit, so rescaling is exact; inputs whose largest magnitude
+    lies in ``[2^-32, 2^32]`` need none and are returned as they are (``e = 0``).
+    """
+    m = nx.absmax(X)
+    if m == 0:
+        return X, 0
+    e = math.frexp(m)[1]
+    if abs(e) <= _SAFE_EXPONENT:
+        return X, 0
+    return scale_pow2(X, -e), e
+
+
+def check_block_size(block_size):
+    """``block_size`` (rows computed at once): None or an integer >= 1."""
+    if block_size is not None:
+        check_positive(block_size, "block_size", integer=True)
+    return block_size
+
+
+def nonzero_rows(norms, name, what, quantity, alternative):
+    """Raise when a row norm is 0: the ``quantity`` (a normalised one) to that row is undefined."""
+    nx = get_backend(norms)
+    bad = norms == 0
+    if bool(bad.any()):
+        rows = np.flatnonzero(nx.to_numpy(bad))
+        raise ValueError(
+            f"{name} has {len(rows)} {what} row(s) (first: {rows[:5].tolist()}): the "
+            f"{quantity} to them is undefined; drop them or {alternative}"
+        )
 
 
 def degenerate(measure, what, value=0.0):

@@ -7,7 +7,15 @@ import numbers
 import numpy as np
 
 from ..utils.backend import get_backend
-from ._common import check_pair
+from ._common import (
+    center_columns,
+    check_block_size,
+    check_pair,
+    degenerate,
+    nonzero_rows,
+    row_sq_norms,
+    unit_scale,
+)
 from .registry import KNN_METRICS as METRICS
 
 _BLOCK_ENTRIES = 1 << 22
@@ -21,6 +29,12 @@ def _neighbours(X, rows, k, metric, sq, nx):
     idx = np.arange(rows.start, rows.stop)
     S[nx.index(np.arange(len(idx)), S), nx.index(idx, S)] = -np.inf
     return nx.top_k(S, k)
+
+
+def _all_rows_equal(Z, nx):
+    """Whether every row of ``Z`` is the same, to rounding (normalised rows differ by ulps)."""
+    spread = nx.absmax(nx.amax(Z, 0) - nx.amin(Z, 0))
+    return spread <= 8 * nx.eps(Z) * nx.absmax(Z)
 
 
 def mutual_knn(X, Y, k=10, *, metric="cosine", block_size=None):
@@ -74,10 +88,20 @@ def mutual_knn(X, Y, k=10, *, metric="cosine", block_size=None):
     n = X.shape[0]
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k < n:
         raise ValueError(f"k must be an integer with 1 <= k < n = {n}, got {k!r}")
-    if block_size is None:
-        block_size = max(1, _BLOCK_ENTRIES // n)
+    block_size = check_block_size(block_size) or max(1, _BLOCK_ENTRIES // n)
+    (X, _), (Y, _) = unit_scale(X, nx), unit_scale(Y, nx)
     if metric == "cosine":
+        for name, Z in (("X", X), ("Y", Y)):
+            nonzero_rows(row_sq_norms(Z, nx), name, "all-zero", "cosine similarity",
+                         "use metric='euclidean'")
         X, Y = nx.row_normalize(X), nx.row_normalize(Y)
+    else:  # distances ignore translation; centring keeps them accurate
+        X, Y = center_columns(X, nx), center_columns(Y, nx)
+    for name, Z in (("X", X), ("Y", Y)):
+        if _all_rows_equal(Z, nx):
+            what = "its rows are all equal" + (" up to scale" if metric == "cosine" else "")
+            return nx.to_output(degenerate("mutual k-NN", f"{name} has no neighbour structure "
+                                           f"({what}, so every neighbour ties)"), X)
     sx = (X**2).sum(axis=1)
     sy = (Y**2).sum(axis=1)
     total = 0

@@ -272,6 +272,26 @@ class MinibatchCKA:
         return float(out[0, 0]) if self._shape[2] else out
 
 
+def _as_arrays(reps, name):
+    """Each layer's features as an array (tensors stay), so that rows are indexed by position.
+
+    A DataFrame indexed with ``[idx]`` would select columns; lists have no shape.
+    """
+    out = {}
+    for key, v in reps.items():
+        label = f"{name}[{key!r}]"
+        if not get_backend(v).owns(v):
+            try:
+                v = np.asarray(v)
+            except ValueError as exc:  # ragged nested lists
+                raise ValueError(f"{label} could not be read as an array: {exc}") from None
+        if v.ndim < 2:
+            raise ValueError(f"{label} must have a stimulus axis and features, got shape "
+                             f"{tuple(v.shape)}")
+        out[key] = get_backend(v).floating(v, name=label)
+    return out
+
+
 def layer_similarity(reps_a, reps_b=None, *, batch_size=256, shuffle=False, random_state=None):
     """Layer x layer minibatch CKA matrix from precomputed features, in one pass.
 
@@ -318,6 +338,8 @@ def layer_similarity(reps_a, reps_b=None, *, batch_size=256, shuffle=False, rand
     for name, reps in (("reps_a", reps_a), ("reps_b", reps_b)):
         if reps is not None and (not isinstance(reps, dict) or not reps):
             raise TypeError(f"{name} must be a non-empty dict of layer name -> features")
+    reps_a = _as_arrays(reps_a, "reps_a")
+    reps_b = None if reps_b is None else _as_arrays(reps_b, "reps_b")
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or (
         batch_size < 4
     ):

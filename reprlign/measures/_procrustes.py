@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils.backend import get_backend
-from ._common import center_columns, check_pair, degenerate
+from ._common import center_columns, check_pair, degenerate, unit_scale
 from .registry import PROCRUSTES_MEASURES as MEASURES
 
 
@@ -72,6 +72,7 @@ def procrustes(X, Y, *, measure="similarity"):
         raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
     X, Y = check_pair(X, Y)
     nx = get_backend(X)
+    (X, _), (Y, _) = unit_scale(X, nx), unit_scale(Y, nx)
     Xc = center_columns(X, nx)
     Yc = center_columns(Y, nx)
     nx_, ny_ = nx.evaluate(nx.sqrt(nx.sqnorm(nx.float64(Xc))), nx.sqrt(nx.sqnorm(nx.float64(Yc))))

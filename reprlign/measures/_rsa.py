@@ -8,11 +8,25 @@ import numpy as np
 
 from ..utils._validation import check_features
 from ..utils.backend import get_backend
-from ._common import center_columns, check_pair, degenerate, gram_products, row_sq_norms
+from ._common import (
+    center_columns,
+    check_pair,
+    degenerate,
+    gram_products,
+    nonzero_rows,
+    row_sq_norms,
+    scale_pow2,
+    unit_scale,
+)
 from .registry import COMPARATORS, RDM_METRICS
 
 # Metrics whose RDM is D_ij = u_i + u_j - 2 z_i . z_j: the exact O(n d^2) route applies.
 _LINEAR_METRICS = ("correlation", "cosine", "sqeuclidean")
+# Entries of an RDM below this fraction of u_i + u_j lose digits to cancellation in the
+# formula above: they are recomputed from row differences.
+_CLOSE = 2.0**-6
+# Rows of the RDM (and row differences) handled at once: about this many entries.
+_BLOCK_ENTRIES = 1 << 22
 
 
 # --------------------------------------------------------------------------- RDMs
@@ -21,19 +35,53 @@ def _embedding(X, metric, nx, name="X"):
     if metric in ("correlation", "cosine"):
         if metric == "correlation":
             X = X - X.mean(axis=1, keepdims=True)
-        norms = row_sq_norms(X, nx)
-        bad = norms == 0
-        if bool(bad.any()):
-            rows = np.flatnonzero(nx.to_numpy(bad))
-            what = "constant" if metric == "correlation" else "all-zero"
-            raise ValueError(
-                f"{name} has {len(rows)} {what} row(s) (first: {rows[:5].tolist()}): the "
-                f"{metric} distance to them is undefined; drop them or use metric='euclidean'"
-            )
+        nonzero_rows(row_sq_norms(X, nx), name,
+                     "constant" if metric == "correlation" else "all-zero",
+                     f"{metric} distance", "use metric='euclidean'")
         return nx.row_normalize(X) * (0.5**0.5)
     # Euclidean distances ignore translation; centring first avoids cancellation.
     Xc = center_columns(X, nx)
     return Xc / X.shape[1] ** 0.5 if metric == "sqeuclidean" else Xc
+
+
+def _refine_close_pairs(D, Z, u, nx, factor=1.0):
+    """Recompute, as ``||z_i - z_j||^2``, the entries of ``D`` that cancellation spoils.
+
+    ``D_ij = u_i + u_j - 2 z_i . z_j`` (``u`` the squared row norms, None for
+    rows of squared norm 1/2; ``D_ij = factor * ||z_i - z_j||^2`` for the rows
+    ``z`` of ``Z``) is off by a few ulps of ``u_i + u_j``: most of a
+    near-duplicate pair's distance (a duplicated row scaled by 30 gets 0.04
+    instead of 0 in float32). Pairs with ``D_ij < (u_i + u_j) / 64`` (near
+    duplicates, rare in real data) are recomputed from their difference, so
+    every entry is accurate to about a hundred ulps of itself and duplicate
+    rows are exactly 0. For the normalised metrics, two rows that differ only
+    by the rounding of their normalisation (a row and a positive multiple of
+    it, say) are at distance exactly 0 too.
+    """
+    n = D.shape[0]
+    normalised = u is None
+    block = max(1, _BLOCK_ENTRIES // n)
+    pairs = max(1, _BLOCK_ENTRIES // Z.shape[1])
+    snap = (16 * nx.eps(Z)) ** 2 if normalised else 0.0
+    umax = 0.5 if normalised else float(nx.amax(u, 0))
+    for start in range(0, n, block):
+        rows = slice(start, min(n, start + block))
+        # one pass with a scalar bound finds the candidates (the diagonal among them)
+        bound = _CLOSE * (umax + (0.5 if normalised else float(nx.amax(u[rows], 0))))
+        flat = nx.flatnonzero(D[rows] < bound)
+        i, j = flat // n + start, flat % n
+        keep = i < j
+        if not normalised:
+            keep &= D[i, j] < _CLOSE * (u[i] + u[j])
+        i, j = i[keep], j[keep]
+        for p in range(0, i.shape[0], pairs):
+            a, b = i[p : p + pairs], j[p : p + pairs]
+            diff = nx.float64(Z[a] - Z[b])
+            d = (diff * diff).sum(axis=1) * factor
+            if normalised:
+                d = d * (d > snap)
+            D[a, b] = nx.astype(d, D.dtype)
+    return D
 
 
 def rdm(X, metric="correlation", *, square=False):
@@ -77,19 +125,27 @@ def rdm(X, metric="correlation", *, square=False):
         raise ValueError(f"metric must be one of {RDM_METRICS}, got {metric!r}")
     X = check_features(X, name="X", min_samples=2)
     nx = get_backend(X)
+    X, e = unit_scale(X, nx)
     Z = _embedding(X, metric, nx)
     # In place on the Gram matrix: an n x n RDM is formed without n x n temporaries.
     D = Z @ Z.T
     D *= -2.0
     if metric in ("correlation", "cosine"):
+        u = None  # rows of Z have squared norm 1/2
         D += 1.0
     else:
         u = (Z * Z).sum(axis=1)
         D += u[:, None]
         D += u[None, :]
     D = nx.fill_diagonal_(nx.clamp_min_(D, 0), 0)
+    # close pairs from row differences: of X itself for the Euclidean metrics (exact for
+    # close rows, where the centred copy has rounded them), of the normalised rows otherwise
+    D = _refine_close_pairs(D, Z, u, nx) if u is None else \
+        _refine_close_pairs(D, X, u, nx, 1.0 if metric == "euclidean" else 1.0 / X.shape[1])
     if metric == "euclidean":
-        D = nx.sqrt(D)
+        D = scale_pow2(nx.sqrt(D), e)
+    elif metric == "sqeuclidean":
+        D = scale_pow2(D, 2 * e)
     if square:  # mirror the upper triangle: exactly symmetric, and equal to the vector form
         return nx.symmetrize_upper(D)
     return nx.upper_triangle(D)
@@ -108,9 +164,14 @@ def _as_vector(a, name):
                 f"{name} must be an RDM vector (1-D) or a square matrix, got shape "
                 f"{tuple(a.shape)}"
             )
-        asym = float(nx.abs(nx.detach(a - a.T)).max())
-        if asym > 1e-8 * max(1.0, float(abs(a).max())):
+        if not bool(nx.isfinite(a).all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        tol = 1e-8 * max(1.0, nx.absmax(nx.detach(a)))
+        if nx.absmax(nx.detach(a - a.T)) > tol:
             raise ValueError(f"{name} is a square matrix but not symmetric: not an RDM")
+        if nx.absmax(nx.detach(a.diagonal())) > tol:
+            raise ValueError(f"{name} is a square matrix with a non-zero diagonal: not an RDM "
+                             "(a stimulus is at dissimilarity 0 from itself)")
         a = nx.upper_triangle(a)
     elif a.ndim != 1:
         raise ValueError(f"{name} must be 1-D or a square matrix, got shape {tuple(a.shape)}")
@@ -118,7 +179,7 @@ def _as_vector(a, name):
         raise ValueError(f"{name} contains NaN or infinite values")
     if a.shape[0] < 2:
         raise ValueError(f"{name} needs at least 2 dissimilarities (3 stimuli)")
-    return a
+    return unit_scale(a, nx)[0]  # every comparator ignores the scale of an RDM
 
 
 def _pearson(a, b, nx, what="Pearson correlation between RDMs"):
@@ -146,8 +207,8 @@ def _tau_a(a, b, nx):
         return float((counts * (counts - 1.0) / 2).sum())
 
     t1, t2 = ties(a), ties(b)
-    if t1 == n0 or t2 == n0:  # a constant RDM: no concordant or discordant pairs
-        return 0.0
+    if t1 == n0 or t2 == n0:  # no concordant or discordant pair: tau-a's formula gives 0
+        return degenerate("Kendall's tau-a between RDMs", "an RDM is constant")
     tau_b = kendalltau(a, b, variant="b").statistic
     return float(tau_b * np.sqrt((n0 - t1) * (n0 - t2)) / n0)
 
@@ -244,17 +305,23 @@ def _pair_sums(Za, Zb, nx):
 
 
 def _exact_rsa(X, Y, metric, method, nx):
-    Za, Zb = _embedding(X, metric, nx, "X"), _embedding(Y, metric, nx, "Y")
+    # D_ij depends on z_i - z_j only: centred columns make the sums smaller, and exact for
+    # equal rows (a constant column of Z becomes exactly 0, so equal rows give a zero RDM).
+    Za, Zb = (center_columns(_embedding(A, metric, nx, name), nx)
+              for A, name in ((X, "X"), (Y, "Y")))
     n = X.shape[0]
     m = n * (n - 1) / 2
     s1a, s1b, saa, sbb, sab = _pair_sums(Za, Zb, nx)
+    # Rows equal up to the rounding of their normalisation make a zero RDM (see rdm).
+    snap = m * (16 * nx.eps(Za)) ** 2 if metric in ("correlation", "cosine") else 0.0
+    zero = not bool(s1a > snap) or not bool(s1b > snap)
     if method == "cosine":
-        if not bool(saa > 0) or not bool(sbb > 0):
+        if zero or not bool(saa > 0) or not bool(sbb > 0):
             return degenerate("cosine similarity between RDMs", "an RDM is all zeros")
         return sab / nx.sqrt(saa * sbb)
     va, vb = m * saa - s1a**2, m * sbb - s1b**2
     # Relative to the scale of the sums, a variance this small is rounding noise.
-    if not bool(va > 1e-12 * m * saa) or not bool(vb > 1e-12 * m * sbb):
+    if zero or not bool(va > 1e-12 * m * saa) or not bool(vb > 1e-12 * m * sbb):
         return degenerate("Pearson correlation between RDMs", "an RDM is constant")
     return (m * sab - s1a * s1b) / nx.sqrt(va * vb)
 
@@ -339,6 +406,7 @@ def rsa(X, Y, *, rdm_metric="correlation", compare="spearman", max_memory_gb=20.
         raise ValueError(f"max_memory_gb must be a positive number, got {max_memory_gb!r}")
     X, Y = check_pair(X, Y, min_samples=3)
     nx = get_backend(X)
+    (X, _), (Y, _) = unit_scale(X, nx), unit_scale(Y, nx)
     if compare in ("pearson", "cosine") and rdm_metric in _LINEAR_METRICS:
         return nx.to_output(_exact_rsa(X, Y, rdm_metric, compare, nx), X)
     n = X.shape[0]

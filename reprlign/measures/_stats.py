@@ -13,7 +13,7 @@ from sklearn.utils import Bunch, check_random_state
 from ..utils.backend import NUMPY, get_backend
 from ._common import check_pair
 from ._knn import mutual_knn
-from ._rsa import COMPARATORS, compare_rdms, rdm, rsa
+from ._rsa import COMPARATORS, _as_vector, compare_rdms, rdm, rsa
 from .registry import get_measure
 
 CI_METHODS = ("percentile", "basic", "bca")
@@ -27,12 +27,9 @@ _SCIPY_METHOD = {"percentile": "percentile", "basic": "basic", "bca": "BCa"}
 
 
 def _square(a, name):
-    a = get_backend(a).to_numpy(a).astype(np.float64, copy=False)
-    if a.ndim == 1:
-        a = squareform(a, checks=False)
-    if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise ValueError(f"{name} must be an RDM (square matrix or upper-triangle vector)")
-    return a
+    """An RDM (square, or its upper triangle) as a square float64 matrix, checked."""
+    v = get_backend(a).to_numpy(_as_vector(a, name))
+    return squareform(v.astype(np.float64, copy=False), checks=False)
 
 
 class _Evaluator:
@@ -448,15 +445,20 @@ def rdm_noise_ceiling(rdms, method="spearman"):
     """
     if method not in COMPARATORS:
         raise ValueError(f"method must be one of {COMPARATORS}, got {method!r}")
-    R = np.asarray(get_backend(rdms).to_numpy(rdms), dtype=np.float64)
-    if R.ndim == 3:
-        if R.shape[1] != R.shape[2]:
-            raise ValueError(f"rdms must have shape (s, n, n) or (s, m), got {R.shape}")
-        R = np.stack([squareform(r, checks=False) for r in R])
-    if R.ndim != 2 or R.shape[0] < 2:
-        raise ValueError(f"rdms must hold at least 2 RDMs as (s, n, n) or (s, m), got {R.shape}")
-    if not np.isfinite(R).all():
-        raise ValueError("rdms contains NaN or infinite values")
+    try:
+        R = get_backend(rdms).to_numpy(rdms)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"rdms could not be read as an array: {exc}") from None
+    if R.ndim not in (2, 3) or R.shape[0] < 2:
+        raise ValueError(f"rdms must hold at least 2 RDMs as (s, n, n) or (s, m), got "
+                         f"{R.shape}")
+    R = np.stack([get_backend(r).float64(_as_vector(r, f"rdms[{i}]")) for i, r in enumerate(R)])
+    for i, r in enumerate(R):
+        if (r == 0).all() if method == "cosine" else (r == r[0]).all():
+            raise ValueError(
+                f"rdms[{i}] is {'all zeros' if method == 'cosine' else 'constant'}: its "
+                f"{method} similarity to any RDM is undefined, so the noise ceiling is too; "
+                "leave it out")
     upper_pool = _pool(R, method)
     s = R.shape[0]
     upper = np.array([compare_rdms(upper_pool, R[i], method) for i in range(s)])

@@ -26,6 +26,9 @@ def check_features(X, *, name="X", allow_torch=True, dtype=None, min_samples=1):
     min_samples : int
         The smallest number of rows accepted.
 
+    A table without columns is refused; numpy input that is neither float32
+    nor float64 becomes float64, torch float16 and bfloat16 become float32.
+
     Returns
     -------
     numpy.ndarray or torch.Tensor
@@ -37,8 +40,11 @@ def check_features(X, *, name="X", allow_torch=True, dtype=None, min_samples=1):
             raise TypeError(f"{name} must hold real numbers, got complex dtype {X.dtype}")
         if X.ndim != 2:
             raise ValueError(f"{name} must be 2-D (n, d), got shape {tuple(X.shape)}")
+        _check_columns(X.shape, name)
         if not X.is_floating_point():
             X = X.double()
+        elif X.element_size() < 4:  # float16, bfloat16: too coarse for the sums that follow
+            X = X.float()
         if not bool(X.isfinite().all()):
             raise ValueError(f"{name} contains NaN or infinite values")
         if X.shape[0] < min_samples:
@@ -58,6 +64,7 @@ def check_features(X, *, name="X", allow_torch=True, dtype=None, min_samples=1):
         raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n, d), got shape {arr.shape}")
+    _check_columns(arr.shape, name)
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
     elif arr.dtype not in (np.float32, np.float64):
@@ -68,6 +75,11 @@ def check_features(X, *, name="X", allow_torch=True, dtype=None, min_samples=1):
     if arr.shape[0] < min_samples:
         raise ValueError(f"{name} needs at least {min_samples} rows, got {arr.shape[0]}")
     return arr
+
+
+def _check_columns(shape, name):
+    if shape[1] == 0:
+        raise ValueError(f"{name} has shape {tuple(shape)}: no features (columns)")
 
 
 def check_positive(value, name, *, strict=True, integer=False):

@@ -51,10 +51,13 @@ class NumpyBackend(Backend):
         return np.result_type(*[a.dtype for a in arrays])
 
     def floating(self, x, name="X"):
-        """``x`` in a float dtype of at least 32 bits (ints to float64, float16 to float32)."""
+        """``x`` in a float dtype of at least 32 bits (ints and bools to float64, float16 to
+        float32); strings and complex numbers are a ``TypeError``."""
         x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.number):
+        if x.dtype != bool and not np.issubdtype(x.dtype, np.number):
             raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}")
+        if np.iscomplexobj(x):
+            raise TypeError(f"{name} must hold real numbers, got complex dtype {x.dtype}")
         if not np.issubdtype(x.dtype, np.floating):
             return x.astype(np.float64)
         return x.astype(np.float32) if x.dtype.itemsize < 4 else x
@@ -116,6 +119,10 @@ class NumpyBackend(Backend):
 
     def amin(self, x, axis):
         return x.min(axis=axis)
+
+    def absmax(self, x):
+        """The largest magnitude in ``x``, a Python float (0.0 for an empty array)."""
+        return float(max(x.max(), -x.min())) if x.size else 0.0
 
     def flatnonzero(self, mask):
         return np.flatnonzero(mask)

@@ -66,6 +66,8 @@ class TorchBackend(Backend):
         return dtype
 
     def floating(self, x, name="X"):
+        if x.is_complex():
+            raise TypeError(f"{name} must hold real numbers, got complex dtype {x.dtype}")
         if not x.is_floating_point():
             return x.double()
         return x.float() if x.element_size() < 4 else x  # float16, bfloat16
@@ -130,6 +132,12 @@ class TorchBackend(Backend):
 
     def amin(self, x, axis):
         return x.amin(dim=axis)
+
+    def absmax(self, x):
+        if not x.numel():
+            return 0.0
+        lo, hi = self._t.aminmax(x.detach())
+        return float(max(hi, -lo))
 
     def flatnonzero(self, mask):
         return self._t.nonzero(mask.reshape(-1)).reshape(-1)
