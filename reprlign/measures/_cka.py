@@ -317,6 +317,9 @@ def cka(X, Y, *, kernel="linear", debiased=False, sigma=None, block_size=None):
     else:
         sx, sy = _check_sigma(sigma)
         check_block_size(block_size)
+        # distances ignore translation; centred columns keep them accurate (no cancellation
+        # between large squared norms)
+        X, Y = center_columns(X, nx), center_columns(Y, nx)
         # a bandwidth given in the input's units follows the input's rescaling
         sx = _median_sigma(X, "X", nx) if sx is None else _scaled_sigma(sx, ex, "X")
         sy = _median_sigma(Y, "Y", nx) if sy is None else _scaled_sigma(sy, ey, "Y")

@@ -42,6 +42,13 @@ def scale_pow2(X, e):
     return (X * 2.0**half) * 2.0 ** (e - half)
 
 
+def unit_exponent(X, nx):
+    """The ``e`` of :func:`unit_scale`: 0 when ``X`` needs no rescaling."""
+    m = nx.absmax(X)
+    e = math.frexp(m)[1] if m > 0 else 0
+    return e if abs(e) > _SAFE_EXPONENT else 0
+
+
 def unit_scale(X, nx):
     """``(X * 2**-e, e)``: ``X`` brought to a largest magnitude near 1 when it is far from it.
 
@@ -51,12 +58,7 @@ def unit_scale(X, nx):
     changes no digit, so rescaling is exact; inputs whose largest magnitude
     lies in ``[2^-32, 2^32]`` need none and are returned as they are (``e = 0``).
     """
-    m = nx.absmax(X)
-    if m == 0:
-        return X, 0
-    e = math.frexp(m)[1]
-    if abs(e) <= _SAFE_EXPONENT:
-        return X, 0
+    e = unit_exponent(X, nx)
     return scale_pow2(X, -e), e
 
 
@@ -79,6 +81,11 @@ def nonzero_rows(norms, name, what, quantity, alternative):
         )
 
 
+def as_float(value):
+    """A measure's value as a Python float (a tensor is detached first, quietly)."""
+    return float(get_backend(value).detach(value))
+
+
 def degenerate(measure, what, value=0.0):
     """Warn that ``measure`` is undefined because of ``what``; return the documented value."""
     warnings.warn(
@@ -95,8 +102,10 @@ def center_columns(X, nx):
     Subtracting a float mean can leave ulp-sized residue in a constant column,
     which a normalised measure would then blow up into a spurious signal.
     """
-    Xc = X - X.mean(axis=0, keepdims=True)
-    constant = nx.flatnonzero(nx.amax(X, 0) == nx.amin(X, 0))
+    Xc = X - nx.col_mean(X)
+    hi = nx.amax(X, 0)
+    # (an infinite column is not constant: it must stay non-finite for the caller to see)
+    constant = nx.flatnonzero((hi == nx.amin(X, 0)) & nx.isfinite(hi))
     if constant.shape[0]:
         Xc = nx.fill_index(Xc, 1, constant)
     return Xc

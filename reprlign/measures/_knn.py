@@ -22,13 +22,21 @@ _BLOCK_ENTRIES = 1 << 22
 
 
 def _neighbours(X, rows, k, metric, sq, nx):
-    """Indices of the k nearest other stimuli for each row in ``rows``."""
+    """Boolean mask (rows x n) of the k nearest other stimuli of each row in ``rows``.
+
+    Neighbours tied at the k-th place go to the lower stimulus index, so the
+    sets are well defined for duplicate stimuli and the same on every back end.
+    """
     S = X[rows] @ X.T
     if metric == "euclidean":  # nearest = largest -||x - x'||^2 (up to a per-row constant)
         S = 2 * S - sq[None, :]
     idx = np.arange(rows.start, rows.stop)
     S[nx.index(np.arange(len(idx)), S), nx.index(idx, S)] = -np.inf
-    return nx.top_k(S, k)
+    kth = nx.kth_largest(S, k)[:, None]
+    above = S > kth
+    tied = S == kth
+    # the first (k - #above) of the tied entries, by index
+    return above | (tied & (tied.cumsum(1) <= k - above.sum(1)[:, None]))
 
 
 def _all_rows_equal(Z, nx):
@@ -68,8 +76,12 @@ def mutual_knn(X, Y, k=10, *, metric="cosine", block_size=None):
     Notes
     -----
     Huh, Cheung, Wang & Isola (2024), "The platonic representation hypothesis":
-    the mutual nearest-neighbour metric. Exact ties between neighbour
-    similarities (duplicate stimuli) are broken arbitrarily, as in their code.
+    the mutual nearest-neighbour metric. Neighbours tied at the k-th place
+    (duplicate stimuli, say) go to the lower stimulus index, on every back end
+    (Huh et al.'s code breaks such ties arbitrarily). When a representation
+    has no neighbour structure at all (every row the same, or for cosine every
+    row pointing the same way) the score is undefined: 0.0 is returned with a
+    ``RuntimeWarning``; an all-zero row under cosine raises a ``ValueError``.
     The score is a count and is not differentiable.
 
     Examples
@@ -109,6 +121,5 @@ def mutual_knn(X, Y, k=10, *, metric="cosine", block_size=None):
         rows = slice(start, min(n, start + block_size))
         near_x = _neighbours(X, rows, k, metric, sx, nx)
         near_y = _neighbours(Y, rows, k, metric, sy, nx)
-        # Neighbour sets have no repeats, so counting equal pairs counts the overlap.
-        total += int((near_x[:, :, None] == near_y[:, None, :]).sum())
+        total += int((near_x & near_y).sum())
     return nx.to_output(total / (n * k), X)

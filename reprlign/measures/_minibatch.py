@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ..utils.backend import get_backend
+from ._common import center_columns, scale_pow2, unit_exponent
 
 
 def _as_layers(batch, name):
@@ -32,6 +33,9 @@ def _as_layers(batch, name):
         if a.ndim < 2:
             raise ValueError(f"{_label(name, names, i, single)} must have a batch axis and "
                              f"features, got shape {tuple(a.shape)}")
+        if a.shape[0] == 0 or any(s == 0 for s in a.shape[1:]):
+            raise ValueError(f"{_label(name, names, i, single)} has shape {tuple(a.shape)}: "
+                             "no stimuli or no features")
         # conv maps (b, C, H, W) are flattened, as in the papers
         out.append(nx.detach(a.reshape(a.shape[0], -1)))
     b = out[0].shape[0]
@@ -70,7 +74,8 @@ def _gram_stats(layers, nx):
     G = nx.empty((n_layers, b, b), like=layers[0])
     with nx.quiet():  # _check_finite reports non-finite values by layer
         for i, A in enumerate(layers):
-            A = A - nx.col_mean(A)
+            # constant columns exactly 0: a layer without variance has a zero Gram matrix
+            A = center_columns(A, nx)
             nx.matmul(A, A.T, out=G[i])
         nx.zero_diagonals_(G)
         rows = nx.row_sums(G.reshape(n_layers * b, b)).reshape(n_layers, b)
@@ -98,18 +103,26 @@ def _hsic(Ga, Ra, Gb, Rb, b, paired, nx):
 
 
 def _check_finite(R, names, single, name):
-    """Raise, naming the layer, when a layer's Gram matrix is not finite.
+    """Raise, naming the layer, when a layer's Gram matrix (or its HSIC) is not finite.
 
     A NaN or infinite feature makes every off-diagonal Gram entry non-finite
     (through the column mean), so the L row-sum totals catch it: one small
     check per batch instead of a pass over every feature.
     """
     nx = get_backend(R)
-    ok = nx.to_numpy(nx.isfinite(R.sum(axis=1)))
+    ok = nx.to_numpy(nx.isfinite(R.sum(axis=1) if R.ndim > 1 else R))
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
         raise ValueError(f"{_label(name, names, i, single)} contains NaN or infinite values "
-                         "(or values whose Gram matrix overflows)")
+                         "(or values whose Gram matrix overflows: a batch more than 2^32 "
+                         "times larger than the first)")
+
+
+def _scaled(layers, exponents, nx):
+    """Each layer times 2^-e, with ``e`` fixed at the first batch (None: choose it now)."""
+    if exponents is None:
+        exponents = [unit_exponent(a, nx) for a in layers]
+    return [scale_pow2(a, -e) for a, e in zip(layers, exponents, strict=True)], exponents
 
 
 class MinibatchCKA:
@@ -128,11 +141,17 @@ class MinibatchCKA:
     n_samples_ : int
         Stimuli seen so far.
     hsic_xy_ : ndarray of shape (L, M)
-        Sum over batches of the unbiased HSIC between each X layer and Y layer.
+        Sum over batches of the unbiased HSIC between each X layer and Y layer
+        (of the layers scaled by ``2^-exponents``, see below).
     hsic_xx_ : ndarray of shape (L,)
         Sum over batches of the unbiased HSIC of each X layer with itself.
     hsic_yy_ : ndarray of shape (M,)
         The same for the Y layers.
+    exponents_x_, exponents_y_ : list of int
+        Each layer is multiplied by ``2^-e`` (exact), ``e`` fixed at its first
+        batch: 0 unless that batch's largest magnitude lies outside
+        ``[2^-32, 2^32]``, where the Gram products would overflow or
+        underflow. CKA does not depend on the scale of a layer.
     layers_x_, layers_y_ : list of str or None
         Layer names when dicts were passed.
 
@@ -190,6 +209,8 @@ class MinibatchCKA:
         self.hsic_yy_ = None
         self.layers_x_ = None
         self.layers_y_ = None
+        self.exponents_x_ = None
+        self.exponents_y_ = None
         self._shape = None
         return self
 
@@ -226,6 +247,8 @@ class MinibatchCKA:
         if self._shape is not None and shape != self._shape:
             raise ValueError("every batch must hold the same layers as the first one")
         xs, ys, nx = _common(xs, ys if Y_batch is not None else [])
+        xs, exp_x = _scaled(xs, self.exponents_x_, nx)
+        ys, exp_y = _scaled(ys, self.exponents_y_, nx)
         Gx, Rx = _gram_stats(xs, nx)
         _check_finite(Rx, names_x, single_x, "X_batch")
         if Y_batch is None:
@@ -233,11 +256,15 @@ class MinibatchCKA:
         else:
             Gy, Ry = _gram_stats(ys, nx)
             _check_finite(Ry, names_y, single_y, "Y_batch")
-        hxy = _hsic(Gx, Rx, Gy, Ry, b, False, nx)
-        hxx = _hsic(Gx, Rx, Gx, Rx, b, True, nx)
-        hyy = hxx if Y_batch is None else _hsic(Gy, Ry, Gy, Ry, b, True, nx)
+        with nx.quiet():
+            hxy = _hsic(Gx, Rx, Gy, Ry, b, False, nx)
+            hxx = _hsic(Gx, Rx, Gx, Rx, b, True, nx)
+            hyy = hxx if Y_batch is None else _hsic(Gy, Ry, Gy, Ry, b, True, nx)
+        _check_finite(hxx, names_x, single_x, "X_batch")
+        _check_finite(hyy, names_y, single_y, "Y_batch")
         if self.hsic_xy_ is None:  # set only now: a rejected batch leaves no trace
             self._shape = shape
+            self.exponents_x_, self.exponents_y_ = exp_x, exp_y
             self.layers_x_, self.layers_y_ = names_x, names_y
             self.hsic_xy_, self.hsic_xx_, self.hsic_yy_ = hxy, hxx, hyy
         else:
@@ -285,10 +312,14 @@ def _as_arrays(reps, name):
                 v = np.asarray(v)
             except ValueError as exc:  # ragged nested lists
                 raise ValueError(f"{label} could not be read as an array: {exc}") from None
-        if v.ndim < 2:
+        if v.ndim < 2 or any(s == 0 for s in v.shape[1:]):
             raise ValueError(f"{label} must have a stimulus axis and features, got shape "
                              f"{tuple(v.shape)}")
-        out[key] = get_backend(v).floating(v, name=label)
+        nx = get_backend(v)
+        v = nx.floating(v, name=label)
+        if not bool(nx.isfinite(v).all()):
+            raise ValueError(f"{label} contains NaN or infinite values")
+        out[key] = v
     return out
 
 
@@ -344,11 +375,13 @@ def layer_similarity(reps_a, reps_b=None, *, batch_size=256, shuffle=False, rand
         batch_size < 4
     ):
         raise ValueError(f"batch_size must be an integer >= 4, got {batch_size!r}")
-    layers = list(reps_a.values()) + ([] if reps_b is None else list(reps_b.values()))
-    n = layers[0].shape[0]
-    for key, a in list(reps_a.items()) + list((reps_b or {}).items()):
+    layers = [(f"reps_a[{k!r}]", v) for k, v in reps_a.items()]
+    layers += [(f"reps_b[{k!r}]", v) for k, v in (reps_b or {}).items()]
+    first, n = layers[0][0], layers[0][1].shape[0]
+    for label, a in layers:
         if a.shape[0] != n:
-            raise ValueError(f"layer {key!r} has {a.shape[0]} stimuli, expected {n}")
+            raise ValueError(f"{label} has {a.shape[0]} stimuli, expected {n} (as {first}): "
+                             "every layer must describe the same stimuli")
     order = np.arange(n)
     if shuffle:
         order = check_random_state(random_state).permutation(n)

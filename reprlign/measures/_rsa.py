@@ -45,30 +45,36 @@ def _embedding(X, metric, nx, name="X"):
 
 
 def _refine_close_pairs(D, Z, u, nx, factor=1.0):
-    """Recompute, as ``||z_i - z_j||^2``, the entries of ``D`` that cancellation spoils.
+    """Recompute, from row differences, the entries of ``D`` that cancellation spoils.
 
-    ``D_ij = u_i + u_j - 2 z_i . z_j`` (``u`` the squared row norms, None for
-    rows of squared norm 1/2; ``D_ij = factor * ||z_i - z_j||^2`` for the rows
-    ``z`` of ``Z``) is off by a few ulps of ``u_i + u_j``: most of a
+    ``D_ij = u_i + u_j - 2 z_i . z_j = factor * ||z_i - z_j||^2`` (``u`` the
+    squared row norms of ``Z``; None for the normalised metrics, whose rows have
+    squared norm 1/2) is off by a few ulps of ``u_i + u_j``: most of a
     near-duplicate pair's distance (a duplicated row scaled by 30 gets 0.04
     instead of 0 in float32). Pairs with ``D_ij < (u_i + u_j) / 64`` (near
-    duplicates, rare in real data) are recomputed from their difference, so
-    every entry is accurate to about a hundred ulps of itself and duplicate
-    rows are exactly 0. For the normalised metrics, two rows that differ only
-    by the rounding of their normalisation (a row and a positive multiple of
-    it, say) are at distance exactly 0 too.
+    duplicates, rare in real data) are recomputed as ``factor * ||z_i - z_j||^2``,
+    so every entry is accurate to about a hundred ulps of itself and duplicate
+    rows are exactly 0. For the normalised metrics the same holds at the other
+    end, ``D_ij = 2 - ||z_i + z_j||^2`` near 2, and rows that differ only by the
+    rounding of their normalisation (a row and a positive multiple of it, or
+    of a negative one) are at distance exactly 0 (or 2): with two features,
+    every correlation distance is exactly 0 or 2, so rank comparisons see exact
+    ties.
     """
     n = D.shape[0]
     normalised = u is None
     block = max(1, _BLOCK_ENTRIES // n)
     pairs = max(1, _BLOCK_ENTRIES // Z.shape[1])
-    snap = (16 * nx.eps(Z)) ** 2 if normalised else 0.0
-    umax = 0.5 if normalised else float(nx.amax(u, 0))
+    snap = (16 * nx.eps(Z)) ** 2
+    umax = 0.5 if normalised else nx.absmax(u)
     for start in range(0, n, block):
         rows = slice(start, min(n, start + block))
         # one pass with a scalar bound finds the candidates (the diagonal among them)
-        bound = _CLOSE * (umax + (0.5 if normalised else float(nx.amax(u[rows], 0))))
-        flat = nx.flatnonzero(D[rows] < bound)
+        bound = _CLOSE * (umax + (0.5 if normalised else nx.absmax(u[rows])))
+        close = D[rows] < bound
+        if normalised:
+            close |= D[rows] > 2.0 - bound
+        flat = nx.flatnonzero(close)
         i, j = flat // n + start, flat % n
         keep = i < j
         if not normalised:
@@ -76,10 +82,15 @@ def _refine_close_pairs(D, Z, u, nx, factor=1.0):
         i, j = i[keep], j[keep]
         for p in range(0, i.shape[0], pairs):
             a, b = i[p : p + pairs], j[p : p + pairs]
-            diff = nx.float64(Z[a] - Z[b])
+            za, zb = Z[a], Z[b]
+            diff = nx.float64(za - zb)
             d = (diff * diff).sum(axis=1) * factor
             if normalised:
                 d = d * (d > snap)
+                total = nx.float64(za + zb)
+                far = (total * total).sum(axis=1)
+                near = D[a, b] < 1.0
+                d = d * near + (2.0 - far * (far > snap)) * ~near
             D[a, b] = nx.astype(d, D.dtype)
     return D
 

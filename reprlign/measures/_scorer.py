@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..utils.backend import TORCH, get_backend
+from ._common import as_float
 from ._stats import CI_METHODS, bootstrap
 from .registry import FEATURE_MEASURES, MEASURES
 
@@ -148,7 +149,7 @@ class RSAScorer(BaseEstimator):
         """
         fn, kwargs = self._measure()
         A, B = self._place(A, B)
-        return float(fn(A, B, **kwargs))
+        return as_float(fn(A, B, **kwargs))
 
     def score_ci(self, A, B, *, verbose=False):
         """The score and its confidence interval over stimuli.

@@ -11,7 +11,7 @@ from scipy.special import ndtr, ndtri
 from sklearn.utils import Bunch, check_random_state
 
 from ..utils.backend import NUMPY, get_backend
-from ._common import check_pair
+from ._common import as_float, check_pair
 from ._knn import mutual_knn
 from ._rsa import COMPARATORS, _as_vector, compare_rdms, rdm, rsa
 from .registry import get_measure
@@ -96,14 +96,14 @@ class _Evaluator:
             keep = a != b
             a, b = a[keep], b[keep]
             pa, pb = (a, b) if perm is None else (perm[a], perm[b])
-            return float(self.fn(self.X[a, b], self.Y[pa, pb], **self.kwargs))
+            return as_float(self.fn(self.X[a, b], self.Y[pa, pb], **self.kwargs))
         ix = self.nx.index(idx, self.X)
         iy = ix if perm is None else self.nx.index(np.asarray(perm, dtype=np.intp)[idx], self.Y)
         kwargs = self.kwargs
         if self.k is not None:
             k = max(1, round(self.k * (len(idx) - 1) / (self.n - 1)))
             kwargs = {**kwargs, "k": min(k, len(idx) - 1)}
-        return float(self.fn(self.X[ix], self.Y[iy], **kwargs))
+        return as_float(self.fn(self.X[ix], self.Y[iy], **kwargs))
 
     def progress(self, total, verbose, desc):
         """A tqdm bar over the next ``total`` evaluations (off unless verbose, on a terminal)."""

@@ -13,7 +13,7 @@ the data lives.
 
 Why a small namespace and not array-api-compat (which scikit-learn vendors):
 the measures need a dozen operations that the array API standard does not have
-(top-k, ranks with average ties, the condensed upper triangle, in-place
+(the k-th largest entry of each row, ranks with average ties, the condensed upper triangle, in-place
 diagonal fills that autograd accepts, BLAS ``syrk`` through numpy's ``A.T @ A``,
 free device memory), so every one of them would still need its own branch; and
 the standard's wrapped numpy namespace adds a Python call layer to each
@@ -29,7 +29,7 @@ defer work: the measures pass each group of reductions they need together
 :meth:`Backend.evaluate` before turning them into a number, so a lazy back end
 computes them in one pass over the row chunks, and operations that need every
 pair of stimuli at once (:meth:`rankdata`, :meth:`upper_triangle`,
-:meth:`top_k`) can refuse with an error that names the exact alternative.
+:meth:`kth_largest`) can refuse with an error that names the exact alternative.
 """
 
 from ._base import Backend, is_torch

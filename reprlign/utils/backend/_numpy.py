@@ -225,9 +225,9 @@ class NumpyBackend(Backend):
         ranks[order] = avg[np.cumsum(new) - 1]
         return ranks
 
-    def top_k(self, S, k):
-        """Column indices of the ``k`` largest entries of each row of ``S`` (unordered)."""
-        return np.argpartition(-S, k - 1, axis=1)[:, :k]
+    def kth_largest(self, S, k):
+        """The ``k``-th largest entry of each row of ``S``."""
+        return -np.partition(-S, k - 1, axis=1)[:, k - 1]
 
     # -- rows
     def row_normalize(self, x):

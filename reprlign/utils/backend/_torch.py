@@ -215,8 +215,8 @@ class TorchBackend(Backend):
         ranks[order] = avg[group]
         return ranks
 
-    def top_k(self, S, k):
-        return S.topk(k, dim=1).indices
+    def kth_largest(self, S, k):
+        return S.topk(k, dim=1).values[:, k - 1]
 
     # -- rows
     def row_normalize(self, x):

@@ -1,0 +1,245 @@
+"""What a fuzz case may end in, and the input variants the cases are run on.
+
+Every call on altered input must end in one of three ways:
+
+* a ``ValueError`` or ``TypeError`` whose message names the argument
+  (:func:`expect_error`);
+* a documented warning with the documented value (:func:`expect_documented`);
+* the result of the clean equivalent input (:func:`expect_same`).
+
+Any other exception (``IndexError``, ``KeyError``, ``AttributeError``, a
+``LinAlgError`` ...) propagates and fails the test, as does a floating-point or
+complex-casting warning from numpy or torch: those are what a user would see
+instead of a message from us.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+
+ERRORS = (ValueError, TypeError)
+
+# Few examples, no deadline (the first call of a case pays for imports), derandomized so that
+# CI sees the same examples on every run, and no shrinking: a failure reports the example
+# as drawn (small already), within the suite's time budget.
+fuzz = settings(max_examples=6, deadline=None, derandomize=True, database=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.function_scoped_fixture])
+few = settings(fuzz, max_examples=3)
+
+# Warnings a user must never see from us: numpy / torch noticing bad arithmetic.
+_FORBIDDEN = ("encountered in", "divide by zero", "Mean of empty slice", "Degrees of freedom",
+              "discards the imaginary part", "invalid value", "overflow")
+
+
+@dataclass
+class Outcome:
+    value: object = None
+    error: BaseException | None = None
+    warnings: list = field(default_factory=list)
+
+    def __repr__(self):
+        what = f"error {type(self.error).__name__}: {self.error}" if self.error else \
+            f"value {self.value!r}"
+        return f"Outcome({what}; warnings {self.warnings})"
+
+
+def plain(value):
+    """A result as nested lists / dicts of numpy arrays and floats (tensors detached)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    if isinstance(value, dict):  # Bunch too
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def run(call):
+    """Call ``call()``; a ValueError or TypeError is an outcome, any other exception fails."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+        try:
+            out = Outcome(value=plain(call()))
+        except ERRORS as exc:
+            out = Outcome(error=exc)
+    out.warnings = [f"{w.category.__name__}: {w.message}" for w in caught]
+    bad = [w for w in out.warnings if any(f in w for f in _FORBIDDEN)]
+    assert not bad, f"undocumented numerical warning(s) {bad}; outcome {out!r}"
+    return out
+
+
+def expect_error(call, *names):
+    """``call()`` raises ValueError / TypeError naming one of ``names``."""
+    out = run(call)
+    assert out.error is not None, f"expected an error naming {names}, got {out!r}"
+    if names:
+        assert any(n in str(out.error) for n in names), \
+            f"the error does not name {names}: {out.error!r}"
+    return out
+
+
+def expect_documented(call, value, match, *, error_names=()):
+    """``call()`` warns with ``match`` and returns ``value``, or raises an error naming an argument.
+
+    ``error_names=()`` means the error is not accepted (the warning is the documented answer).
+    """
+    out = run(call)
+    if out.error is not None:
+        assert error_names, f"expected the warning {match!r} and {value}, got {out!r}"
+        assert any(n in str(out.error) for n in error_names), out
+        return out
+    assert any(match in w for w in out.warnings), f"expected a warning {match!r}: {out!r}"
+    close(out.value, value, 0, 0)
+    return out
+
+
+def close(a, b, rtol, atol, path="result"):
+    """Recursive allclose of two plain results (NaN equals NaN)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), (path, a, b)
+        for k in a:
+            close(a[k], b[k], rtol, atol, f"{path}.{k}")
+        return
+    if isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), (path, a, b)
+        for i, (u, v) in enumerate(zip(a, b, strict=True)):
+            close(u, v, rtol, atol, f"{path}[{i}]")
+        return
+    if a is None or isinstance(a, str | bool):
+        assert a == b, (path, a, b)
+        return
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "OUS" or b.dtype.kind in "OUS":
+        assert a.shape == b.shape and (a == b).all(), (path, a, b)
+        return
+    np.testing.assert_allclose(b, a, rtol=rtol, atol=atol, equal_nan=True, err_msg=path)
+
+
+def expect_same(call, clean, *, rtol=1e-9, atol=1e-12):
+    """``call()`` ends as ``clean()`` does: the same error type, or the same value and warnings."""
+    ref, out = run(clean), run(call)
+    if ref.error is not None:
+        assert out.error is not None and type(out.error) is type(ref.error), (ref, out)
+        return out
+    assert out.error is None, f"clean input gives {ref!r}, this one {out!r}"
+    close(ref.value, out.value, rtol, atol)
+    assert [w[:40] for w in out.warnings] == [w[:40] for w in ref.warnings], (ref, out)
+    return out
+
+
+# --------------------------------------------------------------------------- input tables
+@st.composite
+def tables(draw, min_rows=2, max_rows=12, max_cols=5, min_cols=1):
+    """A seeded Gaussian (n, d) table at a drawn scale and offset (continuous: no ties)."""
+    n = draw(st.integers(min_rows, max_rows))
+    d = draw(st.integers(min_cols, max_cols))
+    seed = draw(st.integers(0, 2**16))
+    scale = draw(st.sampled_from([1.0, 1e-3, 1e3]))
+    shift = draw(st.sampled_from([0.0, 5.0]))
+    return np.random.RandomState(seed).randn(n, d) * scale + shift
+
+
+@st.composite
+def pairs(draw, min_rows=2, max_rows=12, max_cols=5):
+    """Two tables of the same stimuli, the second partly driven by the first."""
+    X = draw(tables(min_rows, max_rows, max_cols))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.RandomState(seed)
+    d2 = draw(st.integers(1, max_cols))
+    Y = X @ rng.randn(X.shape[1], d2) + 0.5 * np.abs(X).mean() * rng.randn(X.shape[0], d2)
+    return X, Y
+
+
+# --------------------------------------------------------------------------- variants
+def _frame(X, offset=0):
+    import pandas as pd
+
+    return pd.DataFrame(X, index=np.arange(offset, offset + len(X)),
+                        columns=[f"f{j}" for j in range(X.shape[1])])
+
+
+def _strided(X):
+    wide = np.zeros((X.shape[0], 2 * X.shape[1]), dtype=X.dtype)
+    wide[:, ::2] = X
+    return wide[:, ::2]
+
+
+def _torch_strided(X):
+    return torch.as_tensor(np.ascontiguousarray(X.T)).T
+
+
+def _round_to(dtype):
+    return lambda X: X.astype(dtype).astype(np.float64)
+
+
+def _integers(X):
+    return np.round(X / (np.abs(X).max() + 1e-300) * 8)
+
+
+# name -> (make the variant from a table, the clean float64 equivalent, (rtol, atol))
+EXACT = (1e-9, 1e-12)
+SINGLE = (2e-3, 2e-4)
+EQUIVALENT = {
+    "fortran": (np.asfortranarray, lambda X: X, EXACT),
+    "strided": (_strided, lambda X: X, EXACT),
+    "pandas": (_frame, lambda X: X, EXACT),
+    "pandas-index": (lambda X: _frame(X, offset=7), lambda X: X, EXACT),
+    "list": (lambda X: X.tolist(), lambda X: X, EXACT),
+    "int": (lambda X: _integers(X).astype(np.int64), _integers, EXACT),
+    "float32": (lambda X: X.astype(np.float32), _round_to(np.float32), SINGLE),
+    "float16": (lambda X: X.astype(np.float16), _round_to(np.float16), SINGLE),
+    "torch": (torch.as_tensor, lambda X: X, EXACT),
+    "torch-strided": (_torch_strided, lambda X: X, EXACT),
+    "torch-float32": (lambda X: torch.as_tensor(X, dtype=torch.float32), _round_to(np.float32),
+                      SINGLE),
+    "torch-float16": (lambda X: torch.as_tensor(X, dtype=torch.float16), _round_to(np.float16),
+                      SINGLE),
+    "torch-int": (lambda X: torch.as_tensor(_integers(X).astype(np.int64)), _integers, EXACT),
+    "torch-grad": (lambda X: torch.tensor(X, requires_grad=True), lambda X: X, EXACT),
+}
+NUMPY_EQUIVALENT = {k: v for k, v in EQUIVALENT.items() if not k.startswith("torch")}
+
+
+def _with(X, i, j, value):
+    X = np.array(X, dtype=np.result_type(X, type(value)))
+    X[i, j] = value
+    return X
+
+
+def _ragged(X):
+    rows = X.tolist()
+    rows[-1] = rows[-1][:-1] if len(rows[-1]) > 1 else rows[-1] + [0.0]
+    return rows
+
+
+# name -> a table no function may accept
+INVALID = {
+    "nan": lambda X: _with(X, -1, 0, np.nan),
+    "inf": lambda X: _with(X, 0, -1, np.inf),
+    "complex": lambda X: X + 1j,
+    "strings": lambda X: X.astype(str),
+    "objects": lambda X: np.array([[str(v) for v in row] for row in X], dtype=object),
+    "1-d": lambda X: X[:, 0],
+    "3-d": lambda X: X[None],
+    "empty": lambda X: X[:0],
+    "no-columns": lambda X: X[:, :0],
+    "none": lambda X: None,
+    "scalar": lambda X: 3.0,
+    "ragged": _ragged,
+    "torch-nan": lambda X: torch.as_tensor(_with(X, 0, 0, np.nan)),
+    "torch-complex": lambda X: torch.as_tensor(X + 1j),
+    "torch-1-d": lambda X: torch.as_tensor(X[:, 0]),
+}
