@@ -2,7 +2,7 @@
 
 Kept apart from the estimator so that the estimator module reads as the
 sklearn contract (parameters, validation, prediction) and this one as the
-optimisation (``ALGORITHMS.md`` section 2):
+optimisation (the loss of the user guide's alignment page):
 
 ``loss = (1 - alpha) * L_global + alpha * L_local + lambda * L_reg``
 
