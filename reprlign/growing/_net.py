@@ -22,7 +22,7 @@ import time
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 from torch import nn
 
 from ._growers import forward, grow_layer, init_network, relu_grad1
@@ -129,8 +129,16 @@ class Grower(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         if self.verbose:
-            print(f"{self.name} epoch {len(net.history)}: "
-                  f"loss={net.history[-1, 'train_loss']:.4f}", flush=True)
+            last = net.history[-1]
+            valid = f", valid_loss={last['valid_loss']:.4f}" if "valid_loss" in last else ""
+            print(f"{self.name} epoch {len(net.history)}: loss={last['train_loss']:.4f}{valid}",
+                  flush=True)
+
+    def done(self, net):
+        """Whether the network has reached its final widths (or does not grow)."""
+        widths = [int(w.shape[0]) for w in list(net.module_.weights)[:-1]]
+        return self.growth is None or all(
+            w >= f for w, f in zip(widths, self.final_sizes, strict=True))
 
     def on_train_end(self, net, **kwargs):
         self.train_data_ = None  # never keep (or pickle) a reference to the training data
@@ -170,6 +178,21 @@ class Grower(Callback):
             if self.verbose:
                 print(f"{self.name} step {self.n_steps_}: grew layer {layer} by {n_new} "
                       f"({self.growth}), grad_norm={record['grad_norm']:.4g}", flush=True)
+
+
+class EarlyStoppingAfterGrowth(EarlyStopping):
+    """skorch's :class:`~skorch.callbacks.EarlyStopping`, counting only grown epochs.
+
+    An epoch counts when it has validation data and ends with the network at its
+    final widths (the ``grower`` callback says so). So the best weights it keeps
+    (``load_best=True``) always have the final shape, and patience only runs out
+    once growth is over.
+    """
+
+    def on_epoch_end(self, net, dataset_valid=None, **kwargs):
+        if dataset_valid is None or not dict(net.callbacks_)["grower"].done(net):
+            return
+        super().on_epoch_end(net, dataset_valid=dataset_valid, **kwargs)
 
 
 class TensorBatches:

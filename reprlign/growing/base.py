@@ -8,7 +8,8 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.model_selection import train_test_split
 from sklearn.utils import metadata_routing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -16,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..utils._torch import get_device, seed_everything
 from ..utils._validation import check_positive
 from ._growers import ACTIVATIONS, GROWTH_METHODS, forward, resolve_activation
-from ._net import Grower, GrowingModule, GrowingNet
+from ._net import EarlyStoppingAfterGrowth, Grower, GrowingModule, GrowingNet
 from ._optim import GrowableAdam, GrowableSGD
 
 _SHARED_DOC = """
@@ -68,7 +69,18 @@ _SHARED_DOC = """
     batch_size : int or None, default=None
         Mini-batch size; None trains full-batch.
     max_epochs : int, default=200
-        Passes over the data in :meth:`fit`.
+        Passes over the data in :meth:`fit` (at most, with ``early_stopping``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data in :meth:`fit` (stratified
+        for the classifier) and stop when the validation loss has not improved by
+        more than 0.01 % for ``n_iter_no_change`` epochs, keeping the weights of
+        the best epoch. Only epochs that end with the network fully grown count,
+        so training never stops (or rolls back) before growth is over.
+        :meth:`partial_fit` never stops early.
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the weights and of training. Growth leaves the outputs
         unchanged up to rounding; in float32 that rounding reaches about 1e-6 for
@@ -109,6 +121,10 @@ _SHARED_ATTRS = """
         Optimizer steps taken.
     n_iter_ : int
         Epochs run.
+    best_epoch_ : int or None
+        With ``early_stopping``: the epoch (1-based) whose weights were kept; the
+        per-epoch validation loss is ``net_.history[:, "valid_loss"]``. None
+        without early stopping.
     n_features_in_ : int
         Number of input features.
 """
@@ -215,6 +231,9 @@ class _BaseGrowingMLP(BaseEstimator):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [_POSITIVE_INT, None],
         "max_epochs": [_POSITIVE_INT],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [_POSITIVE_INT],
         "dtype": [StrOptions({"float32", "float64"})],
         "device": [str, torch.device],
         "random_state": ["random_state"],
@@ -242,6 +261,9 @@ class _BaseGrowingMLP(BaseEstimator):
         weight_decay=0.0,
         batch_size=None,
         max_epochs=200,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
         dtype="float32",
         device="cpu",
         random_state=None,
@@ -262,6 +284,9 @@ class _BaseGrowingMLP(BaseEstimator):
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.dtype = dtype
         self.device = device
         self.random_state = random_state
@@ -320,13 +345,21 @@ class _BaseGrowingMLP(BaseEstimator):
             return GrowableSGD, params
         return GrowableAdam, params
 
-    def _build_net(self, n_features, n_outputs, schedule, device):
+    def _build_net(self, n_features, n_outputs, schedule, device, gen, valid=None):
+        """The skorch net; ``valid`` (tensors) turns early stopping on."""
+        from skorch.dataset import Dataset
+        from skorch.helper import predefined_split
+
         final, initial, grow_by = schedule
         activation = resolve_activation(self.activation, self.growth)
-        gen = seed_everything(self.random_state)
         grower = Grower(self.growth, final, grow_by, self.grow_every,
                         growth_batch_size=self.growth_batch_size, scale=self.growth_scale,
                         generator=gen, verbose=self.verbose, name=type(self).__name__)
+        callbacks = [("grower", grower)]
+        if valid is not None:
+            callbacks.append(("early_stopping", EarlyStoppingAfterGrowth(
+                monitor="valid_loss", patience=self.n_iter_no_change, load_best=True,
+                sink=_echo if self.verbose else _silent)))
         optimizer, optimizer_params = self._optimizer_params()
         return GrowingNet(
             GrowingModule,
@@ -340,8 +373,8 @@ class _BaseGrowingMLP(BaseEstimator):
             **optimizer_params,
             batch_size=-1 if self.batch_size is None else int(self.batch_size),
             max_epochs=int(self.max_epochs),
-            train_split=None,
-            callbacks=[("grower", grower)],
+            train_split=None if valid is None else predefined_split(Dataset(*valid)),
+            callbacks=callbacks,
             order_generator=_order_generator(gen),
             device=str(device),
             verbose=0,
@@ -352,6 +385,16 @@ class _BaseGrowingMLP(BaseEstimator):
 
     def _fit(self, X, y, n_outputs):
         schedule = self._schedule()
+        device = get_device(self.device)
+        gen = seed_everything(self.random_state)
+        valid = None
+        if self.early_stopping:
+            # A seed of its own: the split shifts neither the weights nor the data order.
+            X, X_val, y, y_val = train_test_split(
+                X, y, test_size=self.validation_fraction,
+                stratify=y if is_classifier(self) else None,
+                random_state=(gen.initial_seed() + 2) % 2**32)
+            valid = self._to_tensors(X_val, y_val, device)
         n = X.shape[0]
         steps_per_epoch = 1 if self.batch_size is None else math.ceil(n / self.batch_size)
         total_steps = steps_per_epoch * self.max_epochs
@@ -364,9 +407,12 @@ class _BaseGrowingMLP(BaseEstimator):
                 f"{self.max_epochs} gives only {total_steps} steps ({steps_per_epoch} per epoch); "
                 "raise max_epochs or lower grow_every"
             )
-        device = get_device(self.device)
-        self.net_ = self._build_net(X.shape[1], n_outputs, schedule, device)
+        self.net_ = self._build_net(X.shape[1], n_outputs, schedule, device, gen, valid)
         self.net_.fit(*self._to_tensors(X, y, device))
+        self.best_epoch_ = None
+        if valid is not None:
+            self.best_epoch_ = int(dict(self.net_.callbacks_)["early_stopping"].best_epoch_)
+            self.net_.train_split = None  # partial_fit continues without validation
         return self
 
     def _partial_fit(self, X, y, n_outputs):
@@ -379,7 +425,9 @@ class _BaseGrowingMLP(BaseEstimator):
         device = get_device(self.device)
         schedule = self._schedule()
         if not hasattr(self, "net_"):
-            self.net_ = self._build_net(X.shape[1], n_outputs, schedule, device).initialize()
+            gen = seed_everything(self.random_state)
+            self.net_ = self._build_net(X.shape[1], n_outputs, schedule, device, gen).initialize()
+            self.best_epoch_ = None
         else:
             self._update_net(schedule, device)
         self.net_.partial_fit(*self._to_tensors(X, y, device), epochs=1)
@@ -456,3 +504,13 @@ class _BaseGrowingMLP(BaseEstimator):
         with torch.no_grad():
             Xt = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float64)).to(dev)
             return forward(weights, biases, module.activation, Xt).cpu().numpy()
+
+
+def _silent(*args, **kwargs):
+    pass
+
+
+def _echo(text):
+    # Not ``print`` itself: skorch's callbacks print only to other sinks when the
+    # net's own verbose is 0, which it is here (the estimators print their lines).
+    print(text, flush=True)

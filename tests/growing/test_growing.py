@@ -480,3 +480,47 @@ def test_regressor_partial_fit_checks_outputs():
     reg.partial_fit(X, X[:, :2])
     with pytest.raises(ValueError, match="y has 1 outputs but the network was fitted with 2"):
         reg.partial_fit(X, X[:, 0])
+
+
+# ------------------------------------------------------------------ early stopping
+def _stopper(**kw):
+    params = dict(hidden_layer_sizes=16, initial_hidden_sizes=4, grow_by=4, grow_every=10,
+                  lr=0.05, max_epochs=400, early_stopping=True, n_iter_no_change=5,
+                  random_state=0)
+    params.update(kw)
+    return GrowingMLP(**params)
+
+
+def test_early_stopping_keeps_the_best_grown_epoch():
+    X, y = load_iris(return_X_y=True)
+    clf = _stopper().fit(X, y)
+    hist = clf.net_.history
+    # Full batch: one step per epoch, growth complete after step (= epoch) 30.
+    assert clf.hidden_sizes_ == (16,) and [h["step"] for h in clf.growth_history_] == [10, 20, 30]
+    assert 30 <= clf.best_epoch_ and clf.n_iter_ == clf.best_epoch_ + 5 < 400
+    grown = hist[29:, "valid_loss"]
+    assert hist[clf.best_epoch_ - 1, "valid_loss"] <= min(grown) * (1 + 1e-4)
+    # The kept weights are those of the best epoch: a run of exactly that many
+    # epochs (same split, same batches) ends with the same network.
+    fixed = _stopper(max_epochs=clf.best_epoch_, n_iter_no_change=1000).fit(X, y)
+    np.testing.assert_allclose(fixed.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+    assert len(clf.loss_curve_) == clf.n_steps_ == clf.n_iter_
+    # partial_fit continues from there, without validation or stopping.
+    clf.partial_fit(X, y)
+    assert clf.n_iter_ == clf.best_epoch_ + 6 and "valid_loss" not in clf.net_.history[-1]
+
+
+def test_early_stopping_waits_for_growth(capsys):
+    # Patience 1 would stop at the first epoch without improvement; epochs before
+    # the network is fully grown (step 30) do not count.
+    X, y = load_iris(return_X_y=True)
+    reg = GrowingMLPRegressor(hidden_layer_sizes=16, initial_hidden_sizes=4, grow_by=4,
+                              grow_every=10, lr=0.05, max_epochs=400, early_stopping=True,
+                              n_iter_no_change=1, random_state=0, verbose=1)
+    reg.fit(X[:, :3], X[:, 3])
+    assert reg.best_epoch_ >= 30 and reg.n_iter_ >= 31 and reg.hidden_sizes_ == (16,)
+    out = capsys.readouterr().out
+    assert "GrowingMLPRegressor epoch 1: loss=" in out and "valid_loss=" in out
+    assert f"Restoring best model from epoch {reg.best_epoch_}" in out
+    assert GrowingMLP(hidden_layer_sizes=4, growth=None, max_epochs=2).fit(
+        X, np.arange(150) % 3).best_epoch_ is None
