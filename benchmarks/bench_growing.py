@@ -10,10 +10,11 @@ records: the shortcut gradient, its SVD, the rebuild of weights and optimizer
 state, and the diagnostics (loss before and after, gradient norm of the new
 weights), so it is an upper bound on the SVD + rebuild alone. Peers, measured in
 the same run: the same estimator without growth (fixed 64 units) and
-scikit-learn's ``MLPClassifier`` with the same width, batch size and epochs.
+scikit-learn's ``MLPClassifier`` with the same width, batch size and epochs
+(always on the CPU). ``--device cuda`` trains both GrowingMLP fits on the GPU.
 
 Run: ``python benchmarks/bench_growing.py [--repeats 3] [--threads 1] [--protocol NAME]
-[--growth-batch-size N]``
+[--growth-batch-size N] [--device cuda]``
 
 Recorded results: ``docs/performance/growing.rst``.
 """
@@ -43,6 +44,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--protocol", choices=list(DIGITS_PROTOCOLS), default="sgd-early")
     parser.add_argument("--growth-batch-size", type=int, default=None)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     import torch
     from sklearn.datasets import load_digits
@@ -60,6 +62,7 @@ def main():
     shares, growth_s, per_event = [], [], []
     for rep in range(args.repeats):
         clf = digits_model("gradmax", args.protocol, rep, args.growth_batch_size)
+        clf.set_params(device=args.device)
         t = time.perf_counter()
         clf.fit(X, y)
         total = time.perf_counter() - t
@@ -69,7 +72,7 @@ def main():
         shares.append(g / total)
         per_event.append(g / len(clf.growth_history_))
 
-        fixed = digits_model("fixed64", args.protocol, rep, None)
+        fixed = digits_model("fixed64", args.protocol, rep, None).set_params(device=args.device)
         t = time.perf_counter()
         fixed.fit(X, y)
         rows["fixed 64 (no growth)"].append(time.perf_counter() - t)
@@ -96,8 +99,8 @@ def main():
     steps = clf.n_steps_
     print(
         f"digits {X.shape}, protocol {args.protocol!r} {p}, growth_batch_size="
-        f"{args.growth_batch_size}, {steps} optimizer steps, torch threads {args.threads}, "
-        f"median of {args.repeats}"
+        f"{args.growth_batch_size}, {steps} optimizer steps, device {args.device}, torch threads "
+        f"{args.threads}, median of {args.repeats}"
     )
     for name, ts in rows.items():
         ms = 1e3 * np.median(ts) / steps

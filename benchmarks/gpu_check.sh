@@ -7,7 +7,9 @@
 #      n = 50,000 with its peak GPU memory (benchmarks/bench_measures.py gpu);
 #   3. HumanAlignTransformer at THINGS scale (1,854 objects, d = 768, 1M triplets, 20 epochs)
 #      on CUDA (benchmarks/bench_align.py --device cuda), baseline cut to a few seconds;
-#   4. OKO throughput on CUDA (benchmarks/bench_oko.py --device cuda).
+#   4. OKO throughput on CUDA (benchmarks/bench_oko.py --device cuda);
+#   5. GrowingMLP on CUDA: the cost of growth as a share of training time
+#      (benchmarks/bench_growing.py --device cuda).
 # Each step's output goes to $OUT/<step>.log when OUT is set, and a summary is printed.
 #
 # The device image holds torch, scikit-learn, scipy, joblib, pytest and matplotlib; skorch is
@@ -41,7 +43,7 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...
     timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
     local rc=$?
     printf '%-10s rc=%-3s %4ss  %s\n' "$name" "$rc" "$((SECONDS - start))" \
-        "$(grep -E 'passed|failed|GPU|reprlign Human|examples/s|error' "$OUT/$name.log" \
+        "$(grep -E 'passed|failed|GPU|reprlign Human|examples/s|training time|error' "$OUT/$name.log" \
            | tail -n 4 | tr '\n' ' ' | cut -c1-400)"
 }
 
@@ -49,4 +51,5 @@ step tests 240 python3 -m pytest -q -p no:cacheprovider -rs -m cuda tests
 step measures 120 python3 benchmarks/bench_measures.py gpu
 step align 120 python3 benchmarks/bench_align.py --device cuda --baseline-seconds 5
 step oko 120 python3 benchmarks/bench_oko.py --device cuda --repeats 2
+step growing 120 python3 benchmarks/bench_growing.py --device cuda --repeats 2
 echo "logs in $OUT"

@@ -9,7 +9,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 from torch import nn
 
-from .base import _SHARED_ATTRS, _SHARED_DOC, _SHARED_NOTES, _BaseGrowingMLP
+from ._docs import _SHARED_ATTRS, _SHARED_DOC, _SHARED_NOTES
+from .base import _BaseGrowingMLP
 
 
 class GrowingMLP(ClassifierMixin, _BaseGrowingMLP):

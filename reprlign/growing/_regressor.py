@@ -7,7 +7,8 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils.validation import validate_data
 from torch import nn
 
-from .base import _SHARED_ATTRS, _SHARED_DOC, _SHARED_NOTES, _BaseGrowingMLP
+from ._docs import _SHARED_ATTRS, _SHARED_DOC, _SHARED_NOTES
+from .base import _BaseGrowingMLP
 
 
 class GrowingMLPRegressor(RegressorMixin, _BaseGrowingMLP):

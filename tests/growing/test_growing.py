@@ -266,6 +266,13 @@ def test_cpu_cuda_agree():
     # A CUDA-trained model pickles and predicts on the CPU.
     restored = pickle.loads(pickle.dumps(gpu)).set_params(device="cpu")
     np.testing.assert_allclose(restored.predict(X), gpu.predict(X), rtol=1e-6, atol=1e-8)
+    # partial_fit continues on the new device: module and optimizer state move there.
+    restored.partial_fit(X, Y)
+    gpu.partial_fit(X, Y)
+    np.testing.assert_allclose(restored.predict(X), gpu.predict(X), rtol=1e-5, atol=1e-7)
+    state = restored.net_.optimizer_.state
+    assert all(t.device.type == "cpu" for s in state.values() for t in s.values())
+    assert all(p.device.type == "cpu" for p in restored.net_.module_.parameters())
 
 
 def test_growth_uses_loss_without_weight_decay():
