@@ -292,14 +292,14 @@ class _BaseGrowingMLP(BaseEstimator):
                 group["weight_decay"] = optimizer_params["optimizer__weight_decay"]
 
     # ------------------------------------------------------- fitted state
+    # Read from the live net, documented in the class docstring's Attributes
+    # (no docstrings here: numpydoc would show them in place of those entries).
     @property
     def coefs_(self):
-        """Weight matrices, ``coefs_[i]`` of shape ``(fan_in, fan_out)`` (read-only copies)."""
         return [w.detach().cpu().numpy().T.copy() for w in self.net_.module_.weights]
 
     @property
     def intercepts_(self):
-        """Bias vectors (None entries when ``use_bias=False``), read-only copies."""
         module = self.net_.module_
         if not len(module.biases):
             return [None] * len(module.weights)
@@ -307,28 +307,23 @@ class _BaseGrowingMLP(BaseEstimator):
 
     @property
     def hidden_sizes_(self):
-        """Current hidden widths."""
         return tuple(int(w.shape[0]) for w in list(self.net_.module_.weights)[:-1])
 
     @property
     def growth_history_(self):
-        """One dict per growth event and layer."""
         return self._grower().history_
 
     @property
     def loss_curve_(self):
-        """Data loss of the batch at every optimizer step (before the step)."""
         return [b["train_loss"] for epoch in self.net_.history for b in epoch["batches"]
                 if "train_loss" in b]
 
     @property
     def n_steps_(self):
-        """Optimizer steps taken."""
         return self._grower().n_steps_
 
     @property
     def n_iter_(self):
-        """Epochs run."""
         return len(self.net_.history)
 
     def _forward_numpy(self, X):
