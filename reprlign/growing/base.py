@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from numbers import Integral, Real
 
 import numpy as np
@@ -33,7 +32,7 @@ def _order_generator(gen):
 
 def _as_sizes(value, name, n_layers=None):
     """Widths as a tuple of positive ints (one int means the same width for every layer)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    if isinstance(value, Integral) and not isinstance(value, bool):
         value = (value,) * (n_layers or 1)
     sizes = tuple(value)
     if not sizes:
