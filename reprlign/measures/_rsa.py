@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numbers
+from functools import partial
 
 import numpy as np
 
 from ..utils._validation import check_features
-from ..utils.backend import get_backend
+from ..utils.backend import NUMPY, get_backend
 from ._common import center_columns, check_pair, degenerate, gram_products, row_sq_norms
 from .registry import COMPARATORS, RDM_METRICS
 
@@ -16,15 +17,19 @@ _LINEAR_METRICS = ("correlation", "cosine", "sqeuclidean")
 
 
 # --------------------------------------------------------------------------- RDMs
-def _embedding(X, metric, nx, name="X"):
-    """``Z`` with ``D_ij = |z_i|^2 + |z_j|^2 - 2 z_i . z_j`` for the linear metrics."""
+def _embedding(X, metric, nx, name="X", first_row=0):
+    """``Z`` with ``D_ij = |z_i|^2 + |z_j|^2 - 2 z_i . z_j`` for the linear metrics.
+
+    ``first_row`` is the number of the first row of ``X`` in error messages
+    (for a row chunk of a larger array).
+    """
     if metric in ("correlation", "cosine"):
         if metric == "correlation":
             X = X - X.mean(axis=1, keepdims=True)
         norms = row_sq_norms(X, nx)
         bad = norms == 0
         if bool(bad.any()):
-            rows = np.flatnonzero(nx.to_numpy(bad))
+            rows = np.flatnonzero(nx.to_numpy(bad)) + first_row
             what = "constant" if metric == "correlation" else "all-zero"
             raise ValueError(
                 f"{name} has {len(rows)} {what} row(s) (first: {rows[:5].tolist()}): the "
@@ -75,6 +80,10 @@ def rdm(X, metric="correlation", *, square=False):
     """
     if metric not in RDM_METRICS:
         raise ValueError(f"metric must be one of {RDM_METRICS}, got {metric!r}")
+    if get_backend(X).chunked:
+        get_backend(X).refuse("rdm", "has n (n - 1) / 2 entries",
+                              "rsa(X, Y, compare='pearson') compares the RDMs of dask arrays "
+                              "exactly without forming them; or compute the RDM of a subsample.")
     X = check_features(X, name="X", min_samples=2)
     nx = get_backend(X)
     Z = _embedding(X, metric, nx)
@@ -243,11 +252,49 @@ def _pair_sums(Za, Zb, nx):
     )
 
 
+def _chunk_embedding(A, first_row, *, metric, name):
+    """The embedding of one row chunk on the dask route.
+
+    Row by row as :func:`_embedding`; for ``"sqeuclidean"`` only the scaling,
+    since centring each chunk on its own mean would move chunks apart (the
+    reduction's common shift stands in for the centring).
+    """
+    if metric == "sqeuclidean":
+        return A / A.shape[1] ** 0.5
+    return _embedding(A, metric, NUMPY, name, first_row)
+
+
+def _pair_sums_moments(m):
+    """:func:`_pair_sums` from the one-pass moments of the embeddings (the dask route).
+
+    The same expansion, with ``sum_i u_i (G_b 1)_i = s_b . sum_i u_i zb_i``; RDMs
+    of these metrics ignore a common shift of the embedding, so the shifted
+    moments give the same sums.
+    """
+    n = m.n
+
+    def full(su, sv, suv, su_gv, sv_gu, f):
+        return 2 * n * suv + 2 * su * sv - 4 * su_gv - 4 * sv_gu + 4 * f
+
+    return (
+        n * m.p - m.sx @ m.sx,
+        n * m.q - m.sy @ m.sy,
+        full(m.p, m.p, m.pp, m.sx @ m.px, m.sx @ m.px, np.vdot(m.xx, m.xx)) / 2,
+        full(m.q, m.q, m.qq, m.sy @ m.qy, m.sy @ m.qy, np.vdot(m.yy, m.yy)) / 2,
+        full(m.p, m.q, m.pq, m.sy @ m.py, m.sx @ m.qx, np.vdot(m.xy, m.xy)) / 2,
+    )
+
+
 def _exact_rsa(X, Y, metric, method, nx):
-    Za, Zb = _embedding(X, metric, nx, "X"), _embedding(Y, metric, nx, "Y")
     n = X.shape[0]
+    if nx.chunked:
+        transforms = tuple(partial(_chunk_embedding, metric=metric, name=name)
+                           for name in ("X", "Y"))
+        s1a, s1b, saa, sbb, sab = _pair_sums_moments(nx.moments(X, Y, transforms=transforms))
+    else:
+        Za, Zb = _embedding(X, metric, nx, "X"), _embedding(Y, metric, nx, "Y")
+        s1a, s1b, saa, sbb, sab = _pair_sums(Za, Zb, nx)
     m = n * (n - 1) / 2
-    s1a, s1b, saa, sbb, sab = _pair_sums(Za, Zb, nx)
     if method == "cosine":
         if not bool(saa > 0) or not bool(sbb > 0):
             return degenerate("cosine similarity between RDMs", "an RDM is all zeros")
@@ -287,10 +334,13 @@ def rsa(X, Y, *, rdm_metric="correlation", compare="spearman", max_memory_gb=20.
 
     Parameters
     ----------
-    X : array-like or torch.Tensor of shape (n, d1)
+    X : array-like, torch.Tensor or dask array of shape (n, d1)
         First representation, one row per stimulus.
-    Y : array-like or torch.Tensor of shape (n, d2)
-        Second representation of the same stimuli.
+    Y : array-like, torch.Tensor or dask array of shape (n, d2)
+        Second representation of the same stimuli. Dask arrays are reduced
+        chunk by chunk on the exact route (``compare="pearson"`` or
+        ``"cosine"`` with a correlation, cosine or squared-Euclidean RDM); the
+        other combinations need all pairs of stimuli at once and refuse them.
     rdm_metric : {"correlation", "cosine", "euclidean", "sqeuclidean"}, default="correlation"
         Dissimilarity used for both RDMs (see :func:`rdm`).
     compare : {"spearman", "pearson", "tau_a", "cosine"}, default="spearman"
@@ -341,6 +391,14 @@ def rsa(X, Y, *, rdm_metric="correlation", compare="spearman", max_memory_gb=20.
     nx = get_backend(X)
     if compare in ("pearson", "cosine") and rdm_metric in _LINEAR_METRICS:
         return nx.to_output(_exact_rsa(X, Y, rdm_metric, compare, nx), X)
+    if nx.chunked:
+        nx.refuse(f"RSA with compare={compare!r} and rdm_metric={rdm_metric!r}",
+                  f"needs all n (n - 1) / 2 dissimilarities at once ({compare} ranks or reads "
+                  "them all)" if compare in ("spearman", "tau_a") else
+                  "needs every Euclidean distance (a square root of each pair)",
+                  "compare='pearson' (or 'cosine') with rdm_metric='correlation', 'cosine' or "
+                  "'sqeuclidean' is exact over chunks; or compute this RSA on a subsample in "
+                  "memory.")
     n = X.shape[0]
     if compare in ("spearman", "tau_a"):
         _check_memory(n, X, compare, max_memory_gb, nx)

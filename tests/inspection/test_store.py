@@ -182,3 +182,19 @@ def test_bad_arguments(tmp_path, images):
     store = extract_to_disk(fx, images, tmp_path / "c", chunk_size=16, format="npy")
     with pytest.raises(KeyError, match="holds \\['pool'\\]"):
         store["head"]
+
+
+def test_layer_by_layer_cka_of_two_models_out_of_core(tmp_path, images):
+    from reprlign.measures import cka, layer_similarity
+    from tests.inspection._tiny_models import TinyMixer
+
+    torch.manual_seed(1)
+    fx_a = FeatureExtractor(_net(), ["act1", "act2", "head"], batch_size=8)
+    fx_b = FeatureExtractor(TinyMixer(), ["blocks.0", "norm"], batch_size=8)
+    a = extract_to_disk(fx_a, images, tmp_path / "a", chunk_size=16)
+    b = extract_to_disk(fx_b, images, tmp_path / "b", chunk_size=16, format="npy")
+    mem_a, mem_b = fx_a.extract(images), fx_b.extract(images)
+    np.testing.assert_allclose(layer_similarity(a.to_dask(), b.to_dask(), batch_size=10),
+                               layer_similarity(mem_a, mem_b, batch_size=10), atol=1e-12)
+    assert abs(cka(a["act2"], b["norm"], debiased=True)
+               - cka(mem_a["act2"], mem_b["norm"], debiased=True)) < 1e-6
