@@ -38,13 +38,32 @@ def _hsic(tr_kl, k1, l1, dk, dl, n, debiased):
     if debiased:
         kt1 = -dk if k1 is None else k1 - dk
         lt1 = -dl if l1 is None else l1 - dl
-        return (
-            tr_kl
-            - (dk * dl).sum()
-            + kt1.sum() * lt1.sum() / ((n - 1) * (n - 2))
-            - 2.0 / (n - 2) * (kt1 * lt1).sum()
-        )
+        return _unbiased(tr_kl, (dk * dl).sum(), kt1.sum(), lt1.sum(), (kt1 * lt1).sum(), n)
     return tr_kl - 2.0 / n * (k1 * l1).sum() + k1.sum() * l1.sum() / n**2
+
+
+def _unbiased(tr_kl, s_dkdl, s_kt1, s_lt1, s_kt1lt1, n):
+    """Song et al.'s unbiased HSIC numerator from its five sums (see :func:`_hsic`)."""
+    return tr_kl - s_dkdl + s_kt1 * s_lt1 / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * s_kt1lt1
+
+
+def _linear_stats_moments(m, debiased):
+    """(hxy, hxx, hyy) from the one-pass moments of the dask route.
+
+    The centred ``d x d`` products come from the sums (centring after
+    summing); for the unbiased estimator ``K 1 = 0`` as on the feature-space
+    route, and the sums over ``diag K`` come from the centred row norms.
+    """
+    tr_xy, tr_xx, tr_yy = (float(np.vdot(C, C)) for C in
+                           (m.centred_xy(), m.centred_xx(), m.centred_yy()))
+    if not debiased:
+        return tr_xy, tr_xx, tr_yy
+    sk, sl, skk, sll, skl = m.centred_row_norms()
+    return (
+        _unbiased(tr_xy, skl, -sk, -sl, skl, m.n),
+        _unbiased(tr_xx, skk, -sk, -sk, skk, m.n),
+        _unbiased(tr_yy, sll, -sl, -sl, sll, m.n),
+    )
 
 
 def _finish(hxy, hxx, hyy, ref, nx, name="CKA"):
@@ -235,11 +254,14 @@ def cka(X, Y, *, kernel="linear", debiased=False, sigma=None, block_size=None):
 
     Parameters
     ----------
-    X : array-like or torch.Tensor of shape (n, d1)
+    X : array-like, torch.Tensor or dask array of shape (n, d1)
         First representation, one row per stimulus.
-    Y : array-like or torch.Tensor of shape (n, d2)
+    Y : array-like, torch.Tensor or dask array of shape (n, d2)
         Second representation of the same stimuli (``d2`` may differ from ``d1``).
         A torch tensor is computed on its device; a numpy partner is moved there.
+        Dask arrays (chunked alike along the rows; a numpy partner is cut
+        into the same chunks) are reduced chunk by chunk on the current dask
+        cluster for ``kernel="linear"``; ``"rbf"`` refuses them.
     kernel : {"linear", "rbf"}, default="linear"
         ``"linear"`` uses the feature-space form (no n x n matrix unless
         ``d > n``, where the Gram form is cheaper and is used instead);
@@ -259,8 +281,8 @@ def cka(X, Y, *, kernel="linear", debiased=False, sigma=None, block_size=None):
     Returns
     -------
     float or torch.Tensor
-        A Python float for numpy input; a 0-d tensor on the input's device
-        (differentiable) for torch input. Biased CKA lies in [0, 1]; unbiased
+        A Python float for numpy and dask input; a 0-d tensor on the input's
+        device (differentiable) for torch input. Biased CKA lies in [0, 1]; unbiased
         CKA can be slightly negative. When X or Y has no variance across
         stimuli (all columns constant) CKA is undefined: 0.0 is returned with a
         ``RuntimeWarning``.
@@ -282,6 +304,12 @@ def cka(X, Y, *, kernel="linear", debiased=False, sigma=None, block_size=None):
     Gram norms use BLAS ``syrk`` (half the flops of ``X'Y``) on one centred copy
     per input, in the input's dtype (float32 stays float32; the d x d products and
     the scalars are float64), and ``K 1`` of centred features is taken as 0.
+
+    For dask input every term is a sum over row chunks: one task per chunk
+    forms that chunk's ``d x d`` products, column sums (and, for the unbiased
+    estimator, sums over squared row norms) in the chunk's dtype, the partial
+    sums are added up a tree in float64, and the centring follows the sum
+    (see the user guide's "Beyond one machine").
 
     For RBF kernels ``k(x, x') = exp(-||x - x'||^2 / (2 sigma^2))``. Kornblith
     et al. scale the bandwidth by a fraction of the median distance and include
@@ -313,8 +341,15 @@ def cka(X, Y, *, kernel="linear", debiased=False, sigma=None, block_size=None):
     if kernel == "linear":
         if sigma is not None:
             raise ValueError("sigma applies only to kernel='rbf'")
-        stats = _linear_stats(X, Y, debiased, nx)
+        if nx.chunked:
+            stats = _linear_stats_moments(nx.moments(X, Y, row_norms=debiased), debiased)
+        else:
+            stats = _linear_stats(X, Y, debiased, nx)
     else:
+        if nx.chunked:
+            nx.refuse("RBF CKA", "needs the n x n Gram matrices (O(n^2 d) work over pairs of row "
+                      "blocks)", "Linear CKA (kernel='linear') is exact over chunks; or compute "
+                      "RBF CKA on a subsample in memory.")
         sx, sy = _check_sigma(sigma)
         check_block_size(block_size)
         # distances ignore translation; centred columns keep them accurate (no cancellation

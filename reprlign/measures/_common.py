@@ -43,7 +43,14 @@ def scale_pow2(X, e):
 
 
 def unit_exponent(X, nx):
-    """The ``e`` of :func:`unit_scale`: 0 when ``X`` needs no rescaling."""
+    """The ``e`` of :func:`unit_scale`: 0 when ``X`` needs no rescaling.
+
+    A chunked (dask) array is not rescaled: finding its largest magnitude would
+    be an extra pass over the data; its float64 moments reach from about 1e-150
+    to 1e150.
+    """
+    if nx.chunked:
+        return 0
     m = nx.absmax(X)
     e = math.frexp(m)[1] if m > 0 else 0
     return e if abs(e) > _SAFE_EXPONENT else 0
@@ -69,12 +76,15 @@ def check_block_size(block_size):
     return block_size
 
 
-def nonzero_rows(norms, name, what, quantity, alternative):
-    """Raise when a row norm is 0: the ``quantity`` (a normalised one) to that row is undefined."""
+def nonzero_rows(norms, name, what, quantity, alternative, *, first_row=0):
+    """Raise when a row norm is 0: the ``quantity`` (a normalised one) to that row is undefined.
+
+    ``first_row`` numbers the first row in the message (for a row chunk of a larger array).
+    """
     nx = get_backend(norms)
     bad = norms == 0
     if bool(bad.any()):
-        rows = np.flatnonzero(nx.to_numpy(bad))
+        rows = np.flatnonzero(nx.to_numpy(bad)) + first_row
         raise ValueError(
             f"{name} has {len(rows)} {what} row(s) (first: {rows[:5].tolist()}): the "
             f"{quantity} to them is undefined; drop them or {alternative}"

@@ -97,6 +97,11 @@ def mutual_knn(X, Y, k=10, *, metric="cosine", block_size=None):
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     X, Y = check_pair(X, Y)
     nx = get_backend(X)
+    if nx.chunked:
+        nx.refuse("mutual_knn", "needs the k nearest neighbours of every stimulus among all "
+                  "others (O(n^2 d) work over pairs of row blocks)",
+                  "Compute it on a subsample in memory (X[idx].compute()), or compare the "
+                  "representations with cka, which is exact over chunks.")
     n = X.shape[0]
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k < n:
         raise ValueError(f"k must be an integer with 1 <= k < n = {n}, got {k!r}")

@@ -44,6 +44,53 @@ def _as_layers(batch, name):
     return names, out, single
 
 
+def _layers_of(batch):
+    if isinstance(batch, dict):
+        return list(batch.values())
+    return list(batch) if isinstance(batch, list | tuple) else [batch]
+
+
+def _in_memory(*batches):
+    """Batches with every dask array among their layers computed, all in one go."""
+    layers = [a for b in batches if b is not None for a in _layers_of(b)]
+    if not get_backend(*layers).chunked:
+        return batches
+    import dask
+
+    return dask.compute(*batches)
+
+
+def _spans(reps_a, reps_b, n, batch_size):
+    """Batches of dask layers, computed a span of whole batches at a time.
+
+    A span covers about one row chunk of the first dask layer (at least one
+    batch): its rows of every layer are computed together, then cut into
+    batches, so memory holds one span and each chunk is read about once.
+    """
+    import dask
+
+    chunk = next(v.chunks[0][0] for v in [*reps_a.values(), *(reps_b or {}).values()]
+                 if get_backend(v).chunked)
+    span = batch_size * max(1, chunk // batch_size)
+    for start in range(0, n, span):
+        rows = slice(start, min(n, start + span))
+        xa, xb = dask.compute({k: v[rows] for k, v in reps_a.items()},
+                              None if reps_b is None else {k: v[rows] for k, v in reps_b.items()})
+        for i in range(0, rows.stop - start, batch_size):
+            cut = slice(i, i + batch_size)
+            yield ({k: v[cut] for k, v in xa.items()},
+                   None if xb is None else {k: v[cut] for k, v in xb.items()})
+
+
+def _batches(reps_a, reps_b, order, batch_size):
+    """Batches of in-memory layers, rows in ``order``."""
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        yield ({k: v[get_backend(v).index(idx, v)] for k, v in reps_a.items()},
+               None if reps_b is None else {k: v[get_backend(v).index(idx, v)]
+                                            for k, v in reps_b.items()})
+
+
 def _label(name, names, i, single):
     return name if single else f"{name}[{names[i] if names else i}]"
 
@@ -231,6 +278,7 @@ class MinibatchCKA:
         -------
         self
         """
+        X_batch, Y_batch = _in_memory(X_batch, Y_batch)
         names_x, xs, single_x = _as_layers(X_batch, "X_batch")
         if Y_batch is None:
             names_y, ys, single_y = names_x, xs, single_x
@@ -316,9 +364,13 @@ def _as_arrays(reps, name):
             raise ValueError(f"{label} must have a stimulus axis and features, got shape "
                              f"{tuple(v.shape)}")
         nx = get_backend(v)
-        v = nx.floating(v, name=label)
-        if not bool(nx.isfinite(v).all()):
-            raise ValueError(f"{label} contains NaN or infinite values")
+        if nx.chunked:  # converted and checked batch by batch (no pass over the whole array)
+            if v.dtype.kind not in "biuf":
+                raise TypeError(f"{label} must hold real numbers, got dtype {v.dtype}")
+        else:
+            v = nx.floating(v, name=label)
+            if not bool(nx.isfinite(v).all()):
+                raise ValueError(f"{label} contains NaN or infinite values")
         out[key] = v
     return out
 
@@ -328,16 +380,20 @@ def layer_similarity(reps_a, reps_b=None, *, batch_size=256, shuffle=False, rand
 
     Parameters
     ----------
-    reps_a : dict of str -> array-like or torch.Tensor of shape (n, ...)
+    reps_a : dict of str -> array-like, torch.Tensor or dask array of shape (n, ...)
         Features of the same n stimuli from each layer of a network (more
-        than two axes are flattened).
+        than two axes are flattened). With dask arrays (such as the layers of
+        a :class:`reprlign.FeatureStore`), the rows of a few batches of every
+        layer are computed at a time, about one row chunk, so the layers
+        never need to fit in memory.
     reps_b : dict or None, default=None
         The same for another network; None compares ``reps_a`` with itself.
     batch_size : int, default=256
         Stimuli per minibatch (at least 4). A last batch of fewer than 4
         stimuli is dropped with a warning that says how many.
     shuffle : bool, default=False
-        Shuffle the stimuli before splitting them into batches.
+        Shuffle the stimuli before splitting them into batches (not for dask
+        arrays, which are read in order).
     random_state : int, RandomState or None
         Seed for the shuffle.
 
@@ -382,19 +438,25 @@ def layer_similarity(reps_a, reps_b=None, *, batch_size=256, shuffle=False, rand
         if a.shape[0] != n:
             raise ValueError(f"{label} has {a.shape[0]} stimuli, expected {n} (as {first}): "
                              "every layer must describe the same stimuli")
-    order = np.arange(n)
-    if shuffle:
-        order = check_random_state(random_state).permutation(n)
+    nx = get_backend(*(a for _, a in layers))
+    if nx.chunked:
+        if shuffle:
+            nx.refuse("layer_similarity(shuffle=True)", "reads the stimuli in random order, "
+                      "every batch from every chunk", "Shuffle the stimuli before they are "
+                      "stored (or pass shuffle=False: the batches then follow the chunks).")
+        stream = _spans(reps_a, reps_b, n, batch_size)
+    else:
+        order = np.arange(n)
+        if shuffle:
+            order = check_random_state(random_state).permutation(n)
+        stream = _batches(reps_a, reps_b, order, batch_size)
     acc = MinibatchCKA()
     dropped = 0
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size]
-        if len(idx) < 4:
-            dropped = len(idx)
+    for xa, xb in stream:
+        b = next(iter(xa.values())).shape[0]
+        if b < 4:
+            dropped = b
             break
-        xa = {k: v[get_backend(v).index(idx, v)] for k, v in reps_a.items()}
-        xb = None if reps_b is None else {k: v[get_backend(v).index(idx, v)]
-                                          for k, v in reps_b.items()}
         acc.update(xa, xb)
     if dropped:
         warnings.warn(

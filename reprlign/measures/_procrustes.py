@@ -26,10 +26,11 @@ def procrustes(X, Y, *, measure="similarity"):
 
     Parameters
     ----------
-    X : array-like or torch.Tensor of shape (n, d1)
+    X : array-like, torch.Tensor or dask array of shape (n, d1)
         First representation, one row per stimulus.
-    Y : array-like or torch.Tensor of shape (n, d2)
-        Second representation of the same stimuli.
+    Y : array-like, torch.Tensor or dask array of shape (n, d2)
+        Second representation of the same stimuli. Dask arrays are reduced
+        chunk by chunk (``X~'Y~`` and the norms are sums over row chunks).
     measure : {"similarity", "angular"}, default="similarity"
         ``"similarity"``: ``||X~' Y~||_* / (||X~||_F ||Y~||_F)`` in [0, 1]
         (1 when Y is a rotation, reflection, scaling and translation of X);
@@ -38,9 +39,9 @@ def procrustes(X, Y, *, measure="similarity"):
     Returns
     -------
     float or torch.Tensor
-        A Python float for numpy input, a 0-d tensor for torch input. When X or
-        Y has no variance across stimuli the similarity is undefined: 0.0 (or
-        pi/2 for ``"angular"``) is returned with a ``RuntimeWarning``.
+        A Python float for numpy and dask input, a 0-d tensor for torch input.
+        When X or Y has no variance across stimuli the similarity is undefined:
+        0.0 (or pi/2 for ``"angular"``) is returned with a ``RuntimeWarning``.
 
     See Also
     --------
@@ -73,16 +74,25 @@ def procrustes(X, Y, *, measure="similarity"):
     X, Y = check_pair(X, Y)
     nx = get_backend(X)
     (X, _), (Y, _) = unit_scale(X, nx), unit_scale(Y, nx)
-    Xc = center_columns(X, nx)
-    Yc = center_columns(Y, nx)
-    nx_, ny_ = nx.evaluate(nx.sqrt(nx.sqnorm(nx.float64(Xc))), nx.sqrt(nx.sqnorm(nx.float64(Yc))))
+    if nx.chunked:  # the centred product and norms from the one-pass moments
+        m = nx.moments(X, Y, row_norms=False)
+        nx_, ny_ = (np.sqrt(max(0.0, float(np.trace(C)))) for C in (m.centred_xx(),
+                                                                    m.centred_yy()))
+        cross = m.centred_xy
+    else:
+        Xc = center_columns(X, nx)
+        Yc = center_columns(Y, nx)
+        nx_, ny_ = nx.evaluate(nx.sqrt(nx.sqnorm(nx.float64(Xc))),
+                               nx.sqrt(nx.sqnorm(nx.float64(Yc))))
+
+        def cross():
+            return nx.float64(_reduce_columns(Xc, nx).T @ _reduce_columns(Yc, nx))
     for which, norm in (("X", nx_), ("Y", ny_)):
         if not bool(norm > 0):
             value = 0.0 if measure == "similarity" else float(np.pi / 2)
             return nx.to_output(degenerate("Procrustes similarity", f"{which} has no variance",
                                            value), X)
-    M = nx.float64(_reduce_columns(Xc, nx).T @ _reduce_columns(Yc, nx))
-    sim = nx.clip(nx.svdvals(M).sum() / (nx_ * ny_), 0.0, 1.0)
+    sim = nx.clip(nx.svdvals(cross()).sum() / (nx_ * ny_), 0.0, 1.0)
     if measure == "angular":
         sim = nx.arccos(sim)
     return nx.to_output(sim, X)

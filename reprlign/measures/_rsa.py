@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numbers
+from functools import partial
 
 import numpy as np
 
 from ..utils._validation import check_features
-from ..utils.backend import get_backend
+from ..utils.backend import NUMPY, get_backend
 from ._common import (
     center_columns,
     check_pair,
@@ -30,14 +31,18 @@ _BLOCK_ENTRIES = 1 << 22
 
 
 # --------------------------------------------------------------------------- RDMs
-def _embedding(X, metric, nx, name="X"):
-    """``Z`` with ``D_ij = |z_i|^2 + |z_j|^2 - 2 z_i . z_j`` for the linear metrics."""
+def _embedding(X, metric, nx, name="X", first_row=0):
+    """``Z`` with ``D_ij = |z_i|^2 + |z_j|^2 - 2 z_i . z_j`` for the linear metrics.
+
+    ``first_row`` is the number of the first row of ``X`` in error messages
+    (for a row chunk of a larger array).
+    """
     if metric in ("correlation", "cosine"):
         if metric == "correlation":
             X = X - X.mean(axis=1, keepdims=True)
         nonzero_rows(row_sq_norms(X, nx), name,
                      "constant" if metric == "correlation" else "all-zero",
-                     f"{metric} distance", "use metric='euclidean'")
+                     f"{metric} distance", "use metric='euclidean'", first_row=first_row)
         return nx.row_normalize(X) * (0.5**0.5)
     # Euclidean distances ignore translation; centring first avoids cancellation.
     Xc = center_columns(X, nx)
@@ -134,6 +139,10 @@ def rdm(X, metric="correlation", *, square=False):
     """
     if metric not in RDM_METRICS:
         raise ValueError(f"metric must be one of {RDM_METRICS}, got {metric!r}")
+    if get_backend(X).chunked:
+        get_backend(X).refuse("rdm", "has n (n - 1) / 2 entries",
+                              "rsa(X, Y, compare='pearson') compares the RDMs of dask arrays "
+                              "exactly without forming them; or compute the RDM of a subsample.")
     X = check_features(X, name="X", min_samples=2)
     nx = get_backend(X)
     X, e = unit_scale(X, nx)
@@ -315,16 +324,54 @@ def _pair_sums(Za, Zb, nx):
     )
 
 
+def _chunk_embedding(A, first_row, *, metric, name):
+    """The embedding of one row chunk on the dask route.
+
+    Row by row as :func:`_embedding`; for ``"sqeuclidean"`` only the scaling,
+    since centring each chunk on its own mean would move chunks apart (the
+    reduction's common shift stands in for the centring).
+    """
+    if metric == "sqeuclidean":
+        return A / A.shape[1] ** 0.5
+    return _embedding(A, metric, NUMPY, name, first_row)
+
+
+def _pair_sums_moments(m):
+    """:func:`_pair_sums` from the one-pass moments of the embeddings (the dask route).
+
+    The same expansion, with ``sum_i u_i (G_b 1)_i = s_b . sum_i u_i zb_i``; RDMs
+    of these metrics ignore a common shift of the embedding, so the shifted
+    moments give the same sums.
+    """
+    n = m.n
+
+    def full(su, sv, suv, su_gv, sv_gu, f):
+        return 2 * n * suv + 2 * su * sv - 4 * su_gv - 4 * sv_gu + 4 * f
+
+    return (
+        n * m.p - m.sx @ m.sx,
+        n * m.q - m.sy @ m.sy,
+        full(m.p, m.p, m.pp, m.sx @ m.px, m.sx @ m.px, np.vdot(m.xx, m.xx)) / 2,
+        full(m.q, m.q, m.qq, m.sy @ m.qy, m.sy @ m.qy, np.vdot(m.yy, m.yy)) / 2,
+        full(m.p, m.q, m.pq, m.sy @ m.py, m.sx @ m.qx, np.vdot(m.xy, m.xy)) / 2,
+    )
+
+
 def _exact_rsa(X, Y, metric, method, nx):
-    # D_ij depends on z_i - z_j only: centred columns make the sums smaller, and exact for
-    # equal rows (a constant column of Z becomes exactly 0, so equal rows give a zero RDM).
-    Za, Zb = (center_columns(_embedding(A, metric, nx, name), nx)
-              for A, name in ((X, "X"), (Y, "Y")))
     n = X.shape[0]
+    if nx.chunked:
+        transforms = tuple(partial(_chunk_embedding, metric=metric, name=name)
+                           for name in ("X", "Y"))
+        s1a, s1b, saa, sbb, sab = _pair_sums_moments(nx.moments(X, Y, transforms=transforms))
+    else:
+        # D_ij depends on z_i - z_j only: centred columns make the sums smaller, and exact
+        # for equal rows (a constant column of Z becomes exactly 0: a zero RDM).
+        Za, Zb = (center_columns(_embedding(A, metric, nx, name), nx)
+                  for A, name in ((X, "X"), (Y, "Y")))
+        s1a, s1b, saa, sbb, sab = _pair_sums(Za, Zb, nx)
     m = n * (n - 1) / 2
-    s1a, s1b, saa, sbb, sab = _pair_sums(Za, Zb, nx)
     # Rows equal up to the rounding of their normalisation make a zero RDM (see rdm).
-    snap = m * (16 * nx.eps(Za)) ** 2 if metric in ("correlation", "cosine") else 0.0
+    snap = m * (16 * nx.eps(X)) ** 2 if metric in ("correlation", "cosine") else 0.0
     zero = not bool(s1a > snap) or not bool(s1b > snap)
     if method == "cosine":
         if zero or not bool(saa > 0) or not bool(sbb > 0):
@@ -365,10 +412,13 @@ def rsa(X, Y, *, rdm_metric="correlation", compare="spearman", max_memory_gb=20.
 
     Parameters
     ----------
-    X : array-like or torch.Tensor of shape (n, d1)
+    X : array-like, torch.Tensor or dask array of shape (n, d1)
         First representation, one row per stimulus.
-    Y : array-like or torch.Tensor of shape (n, d2)
-        Second representation of the same stimuli.
+    Y : array-like, torch.Tensor or dask array of shape (n, d2)
+        Second representation of the same stimuli. Dask arrays are reduced
+        chunk by chunk on the exact route (``compare="pearson"`` or
+        ``"cosine"`` with a correlation, cosine or squared-Euclidean RDM); the
+        other combinations need all pairs of stimuli at once and refuse them.
     rdm_metric : {"correlation", "cosine", "euclidean", "sqeuclidean"}, default="correlation"
         Dissimilarity used for both RDMs (see :func:`rdm`).
     compare : {"spearman", "pearson", "tau_a", "cosine"}, default="spearman"
@@ -420,6 +470,14 @@ def rsa(X, Y, *, rdm_metric="correlation", compare="spearman", max_memory_gb=20.
     (X, _), (Y, _) = unit_scale(X, nx), unit_scale(Y, nx)
     if compare in ("pearson", "cosine") and rdm_metric in _LINEAR_METRICS:
         return nx.to_output(_exact_rsa(X, Y, rdm_metric, compare, nx), X)
+    if nx.chunked:
+        nx.refuse(f"RSA with compare={compare!r} and rdm_metric={rdm_metric!r}",
+                  f"needs all n (n - 1) / 2 dissimilarities at once ({compare} ranks or reads "
+                  "them all)" if compare in ("spearman", "tau_a") else
+                  "needs every Euclidean distance (a square root of each pair)",
+                  "compare='pearson' (or 'cosine') with rdm_metric='correlation', 'cosine' or "
+                  "'sqeuclidean' is exact over chunks; or compute this RSA on a subsample in "
+                  "memory.")
     n = X.shape[0]
     if compare in ("spearman", "tau_a"):
         _check_memory(n, X, compare, max_memory_gb, nx)

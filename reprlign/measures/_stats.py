@@ -44,6 +44,11 @@ class _Evaluator:
     def __init__(self, measure, X, Y, kwargs):
         spec = get_measure(measure)
         fn = spec.function
+        if get_backend(X, Y).chunked:
+            get_backend(X, Y).refuse(
+                "Resampling (bootstrap, permutation_test, RSAScorer.score_ci)",
+                "evaluates the measure on hundreds of random sets of stimuli, each another pass "
+                "over every chunk", "Compute it on a subsample in memory (X[idx].compute()).")
         self.kwargs = dict(kwargs)
         self.bar = None
         if fn is rsa:

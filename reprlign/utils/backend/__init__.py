@@ -3,7 +3,9 @@
 ``nx = get_backend(X, Y)`` returns the namespace object of the inputs (the
 pattern of POT's ``ot.backend.get_backend``): :data:`NUMPY` for numpy input,
 :data:`TORCH` when any input is a torch tensor (a numpy partner then joins the
-tensor's device and dtype through :meth:`Backend.asarray`). Arithmetic, ``@``,
+tensor's device and dtype through :meth:`Backend.asarray`), :data:`DASK` when
+any input is a dask array (a numpy partner is cut into its row chunks; the
+measures then reduce over the chunks, see :class:`DaskBackend`). Arithmetic, ``@``,
 ``.T``, indexing and ``sum``/``mean`` with ``axis=`` are shared by both array
 types and are used directly; the namespace holds only what differs: float64
 casts, scalar output (a Python float from numpy, a 0-d tensor on the input's
@@ -20,7 +22,7 @@ the standard's wrapped numpy namespace adds a Python call layer to each
 operation, which the bootstrap pays a thousand times per interval on small
 resamples. Here each back end is one class; numpy calls go straight to numpy.
 
-Adding a back end (a chunked dask one, say) is one subclass and one
+Adding a back end is one subclass and one
 :func:`register_backend` call: it declares which inputs it owns
 (:meth:`Backend.owns`) and its ``priority`` against the others (a numpy
 partner joins it), implements the methods below for its array type, and may
@@ -33,15 +35,17 @@ pair of stimuli at once (:meth:`rankdata`, :meth:`upper_triangle`,
 """
 
 from ._base import Backend, is_torch
+from ._dask import DaskBackend, is_dask
 from ._numpy import NumpyBackend
 from ._torch import TorchBackend
 
-__all__ = ["NUMPY", "TORCH", "Backend", "NumpyBackend", "TorchBackend", "get_backend",
-           "is_torch", "register_backend"]
+__all__ = ["DASK", "NUMPY", "TORCH", "Backend", "DaskBackend", "NumpyBackend", "TorchBackend",
+           "get_backend", "is_dask", "is_torch", "register_backend"]
 
 NUMPY = NumpyBackend()
 TORCH = TorchBackend()
-_REGISTRY = [TORCH, NUMPY]
+DASK = DaskBackend()
+_REGISTRY = [DASK, TORCH, NUMPY]
 
 
 def register_backend(backend):

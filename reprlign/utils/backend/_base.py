@@ -17,6 +17,8 @@ class Backend:
     name = "base"
     #: Among the inputs of one call, the back end of highest priority wins.
     priority = 0
+    #: Whether the measures reduce this back end's arrays over row chunks (``moments``).
+    chunked = False
 
     @staticmethod
     def owns(x) -> bool:  # pragma: no cover - every concrete back end defines it
