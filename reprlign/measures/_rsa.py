@@ -65,7 +65,11 @@ def _refine_close_pairs(D, Z, u, nx, factor=1.0):
     of a negative one) are at distance exactly 0 (or 2): with two features,
     every correlation distance is exactly 0 or 2, so rank comparisons see exact
     ties.
+
+    Returns ``D`` and the pairs ``(i, j)`` (numpy arrays, ``i < j``) found at
+    distance exactly 0, for :func:`_tie_equal_rows`.
     """
+    zeros_i, zeros_j = [], []
     n = D.shape[0]
     normalised = u is None
     block = max(1, _BLOCK_ENTRIES // n)
@@ -97,6 +101,37 @@ def _refine_close_pairs(D, Z, u, nx, factor=1.0):
                 near = D[a, b] < 1.0
                 d = d * near + (2.0 - far * (far > snap)) * ~near
             D[a, b] = nx.astype(d, D.dtype)
+            hit = nx.flatnonzero(d == 0)
+            if hit.shape[0]:
+                zeros_i.append(nx.to_numpy(a[hit]))
+                zeros_j.append(nx.to_numpy(b[hit]))
+    if not zeros_i:
+        return D, None
+    return D, (np.concatenate(zeros_i), np.concatenate(zeros_j))
+
+
+def _tie_equal_rows(D, zeros, nx):
+    """The square RDM with the rows and columns of stimuli at distance 0 made exactly equal.
+
+    Two such stimuli are at the same distance from every other one, but the
+    Gram products round differently at different positions of the matrix, so
+    their distances can differ in the last bits; a rank comparator would then
+    break ties that are exact (scipy's ``pdist`` and rsatoolbox keep them).
+    Each stimulus takes the row of the first stimulus at distance 0 from it.
+    """
+    D = nx.symmetrize_upper(D)
+    i, j = zeros
+    first = np.arange(D.shape[0])
+    np.minimum.at(first, j, i)
+    while True:  # chains (i ~ j ~ k, first[k] = j): follow them down to the first
+        nxt = first[first]
+        if (nxt == first).all():
+            break
+        first = nxt
+    moved = np.flatnonzero(first != np.arange(D.shape[0]))
+    src, dst = nx.index(first[moved], D), nx.index(moved, D)
+    D[dst, :] = D[src, :]
+    D[:, dst] = D[:, src]
     return D
 
 
@@ -160,8 +195,10 @@ def rdm(X, metric="correlation", *, square=False):
     D = nx.fill_diagonal_(nx.clamp_min_(D, 0), 0)
     # close pairs from row differences: of X itself for the Euclidean metrics (exact for
     # close rows, where the centred copy has rounded them), of the normalised rows otherwise
-    D = _refine_close_pairs(D, Z, u, nx) if u is None else \
+    D, zeros = _refine_close_pairs(D, Z, u, nx) if u is None else \
         _refine_close_pairs(D, X, u, nx, 1.0 if metric == "euclidean" else 1.0 / X.shape[1])
+    if zeros is not None:  # duplicate stimuli: exactly equal distances to every other one
+        D = _tie_equal_rows(D, zeros, nx)
     if metric == "euclidean":
         D = scale_pow2(nx.sqrt(D), e)
     elif metric == "sqeuclidean":
@@ -213,12 +250,24 @@ def _pearson(a, b, nx, what="Pearson correlation between RDMs"):
     return (a @ b) / nx.sqrt(saa * sbb)
 
 
+# Dissimilarities within this many ulps (of their magnitude) are tied for the rank
+# comparators: an RDM computed through Gram products is accurate to a few ulps, so distances
+# equal in exact arithmetic (binary or integer features, duplicate stimuli) come out a few
+# ulps apart, and ranking them as they fell would break ties that pdist-style code keeps.
+_TIE_ULPS = 256
+
+
+def _ranks(a, nx):
+    """Average ranks of the dissimilarities, values equal up to rounding tied."""
+    return nx.rankdata(a, rtol=_TIE_ULPS * nx.eps(a))
+
+
 def _tau_a(a, b, nx):
-    """Kendall's tau-a from scipy's O(m log m) tau-b and the tie counts."""
+    """Kendall's tau-a from scipy's O(m log m) tau-b and the tie counts (on the ranks)."""
     from scipy.stats import kendalltau
 
-    a = nx.to_numpy(a).astype(np.float64, copy=False)
-    b = nx.to_numpy(b).astype(np.float64, copy=False)
+    a = nx.to_numpy(_ranks(a, nx))
+    b = nx.to_numpy(_ranks(b, nx))
     m = a.shape[0]
     n0 = m * (m - 1) / 2
 
@@ -237,7 +286,7 @@ def _compare_vectors(a, b, method, nx):
     if method == "pearson":
         return _pearson(a, b, nx)
     if method == "spearman":
-        return _pearson(nx.rankdata(a), nx.rankdata(b), nx, "Spearman correlation between RDMs")
+        return _pearson(_ranks(a, nx), _ranks(b, nx), nx, "Spearman correlation between RDMs")
     if method == "cosine":
         a, b = nx.float64(a), nx.float64(b)
         saa, sbb = (a * a).sum(), (b * b).sum()
@@ -262,6 +311,11 @@ def compare_rdms(a, b, method="spearman"):
         * ``"tau_a"``: Kendall's tau-a, ties count neither way (rsatoolbox's
           ``"tau-a"``); computed in ``O(m log m)`` on the CPU.
         * ``"cosine"``: cosine similarity of the dissimilarity vectors.
+
+        For the rank comparators, dissimilarities within 256 ulps of each other
+        (about 6e-14 relative in float64) are tied: an RDM is computed to a few
+        ulps, so distances equal in exact arithmetic (binary or integer
+        features, duplicate stimuli) are ranked as the ties they are.
 
     Returns
     -------
@@ -483,8 +537,8 @@ def rsa(X, Y, *, rdm_metric="correlation", compare="spearman", max_memory_gb=20.
         _check_memory(n, X, compare, max_memory_gb, nx)
     if compare == "spearman":
         # One RDM at a time: only its ranks are kept while the other is formed.
-        ra = nx.rankdata(rdm(X, rdm_metric))
-        rb = nx.rankdata(rdm(Y, rdm_metric))
+        ra = _ranks(rdm(X, rdm_metric), nx)
+        rb = _ranks(rdm(Y, rdm_metric), nx)
         return nx.to_output(_pearson(ra, rb, nx, "Spearman correlation between RDMs"), X)
     return nx.to_output(_compare_vectors(rdm(X, rdm_metric), rdm(Y, rdm_metric), compare, nx),
                         X)

@@ -243,3 +243,199 @@ INVALID = {
     "torch-complex": lambda X: torch.as_tensor(X + 1j),
     "torch-1-d": lambda X: torch.as_tensor(X[:, 0]),
 }
+
+
+# --------------------------------------------------------------------------- float64 oracle
+# Textbook definitions in plain float64 numpy / scipy, written independently of reprlign (no
+# shared helper, no rescaling trick beyond an exact power of two, n x n matrices throughout).
+# Each raises Undefined where the quantity is undefined; the measure must then raise a named
+# error or warn and return its documented value.
+class Undefined(Exception):
+    """The oracle's quantity is undefined for this input (zero variance, a zero-norm row ...)."""
+
+
+def unit(X):
+    """``X`` (as float64) times an exact power of two, largest magnitude in [0.5, 1)."""
+    X = np.array(X, dtype=np.float64)
+    m = np.abs(X).max()
+    return X if m == 0 else np.ldexp(X, -np.frexp(m)[1])
+
+
+def _centred(X):
+    return X - X.mean(axis=0)
+
+
+def _hsic(K, L, debiased):
+    n = K.shape[0]
+    if not debiased:
+        H = np.eye(n) - 1.0 / n
+        return np.trace(K @ H @ L @ H)
+    K, L = K - np.diag(np.diag(K)), L - np.diag(np.diag(L))
+    one = np.ones(n)
+    return (np.trace(K @ L) + (one @ K @ one) * (one @ L @ one) / ((n - 1) * (n - 2))
+            - 2.0 / (n - 2) * (one @ K @ L @ one)) / (n * (n - 3))
+
+
+def _cka_of_grams(K, L, debiased):
+    kk, ll = _hsic(K, K, debiased), _hsic(L, L, debiased)
+    if kk <= 0 or ll <= 0:
+        raise Undefined("no variance")
+    return _hsic(K, L, debiased) / np.sqrt(kk * ll)
+
+
+def _varying(X):
+    """Column-centred ``unit(X)``; Undefined when every column is constant (up to rounding)."""
+    Xc = _centred(unit(X))
+    if not np.abs(Xc).max() > 1e-13:
+        raise Undefined("no variance")
+    return Xc
+
+
+def cka_linear(X, Y, debiased=False):
+    X, Y = _varying(X), _varying(Y)
+    return _cka_of_grams(X @ X.T, Y @ Y.T, debiased)
+
+
+def cka_rbf(X, Y, debiased=False):
+    from scipy.spatial.distance import pdist, squareform
+
+    grams = []
+    for A in (unit(X), unit(Y)):
+        d = pdist(A)
+        sigma = np.median(d)
+        if sigma == 0:
+            raise Undefined("median distance 0")
+        grams.append(np.exp(-squareform(d) ** 2 / (2 * sigma**2)))
+    return _cka_of_grams(*grams, debiased)
+
+
+def procrustes(X, Y, angular=False):
+    X, Y = _varying(X), _varying(Y)
+    nx_, ny_ = np.linalg.norm(X), np.linalg.norm(Y)
+    sim = min(1.0, np.linalg.svd(X.T @ Y, compute_uv=False).sum() / (nx_ * ny_))
+    return float(np.arccos(sim)) if angular else float(sim)
+
+
+def rdm(X, metric):
+    """scipy's condensed distances (``sqeuclidean`` divided by d, as rsatoolbox)."""
+    from scipy.spatial.distance import pdist
+
+    X = unit(X)
+    if metric == "correlation":
+        if (np.ptp(X, axis=1) == 0).any():
+            raise Undefined("constant row")
+    if metric == "cosine" and (np.abs(X).max(axis=1) == 0).any():
+        raise Undefined("zero row")
+    D = pdist(X, metric)
+    if metric in ("correlation", "cosine"):  # rounding noise of parallel rows: exactly 0 or 2
+        D[np.abs(D) < 1e-12] = 0.0
+        D[np.abs(D - 2) < 1e-12] = 2.0
+    return D / X.shape[1] if metric == "sqeuclidean" else D
+
+
+def compare(a, b, method):
+    from scipy.stats import pearsonr, rankdata
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if method == "cosine":
+        na, nb = np.linalg.norm(a), np.linalg.norm(b)
+        if na == 0 or nb == 0:
+            raise Undefined("zero RDM")
+        return float(a @ b / (na * nb))
+    if np.ptp(a) <= 1e-12 * np.abs(a).max() or np.ptp(b) <= 1e-12 * np.abs(b).max():
+        raise Undefined("constant RDM")
+    if method == "pearson":
+        return float(pearsonr(a, b)[0])
+    a, b = _tie_close(a), _tie_close(b)
+    if method == "spearman":
+        return float(pearsonr(rankdata(a), rankdata(b))[0])
+    m = len(a)  # tau-a: concordant minus discordant over all pairs
+    sa, sb = np.sign(a[:, None] - a[None]), np.sign(b[:, None] - b[None])
+    return float((sa * sb).sum() / (m * (m - 1)))
+
+
+def _tie_close(v, ulps=256):
+    """The documented tie rule of the rank comparators: neighbours in sorted order within
+    ``ulps`` ulps of the larger are equal (each chain of them takes its smallest value)."""
+    order = np.argsort(v, kind="stable")
+    s = v[order]
+    out = s.copy()
+    for t in range(1, len(s)):
+        if s[t] - s[t - 1] <= ulps * np.finfo(np.float64).eps * max(abs(s[t]), abs(s[t - 1])):
+            out[t] = out[t - 1]
+    result = np.empty_like(out)
+    result[order] = out
+    return result
+
+
+def rsa(X, Y, metric="correlation", method="spearman"):
+    return compare(rdm(X, metric), rdm(Y, metric), method)
+
+
+def _similarities(X, metric):
+    X = unit(X)
+    if metric == "cosine":
+        norms = np.sqrt((X * X).sum(axis=1))
+        if (norms == 0).any():
+            raise Undefined("zero row")
+        X = X / norms[:, None]
+        return X @ X.T
+    return -((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)
+
+
+def mutual_knn(X, Y, k, metric="cosine"):
+    """Neighbours by a stable sort: ties at the k-th place go to the lower index."""
+    n = len(X)
+    near = []
+    for S in (_similarities(X, metric), _similarities(Y, metric)):
+        S = S.copy()
+        off = S[~np.eye(n, dtype=bool)]
+        if np.ptp(off) <= 1e-12 * np.abs(off).max():  # every row the same (or parallel)
+            raise Undefined("no neighbour structure")
+        np.fill_diagonal(S, -np.inf)
+        order = np.argsort(-S, axis=1, kind="stable")[:, :k]
+        near.append([set(row) for row in order])
+    return sum(len(a & b) for a, b in zip(*near, strict=True)) / (n * k)
+
+
+def triplet_similarities(Z, triplets, similarity="dot"):
+    Z = np.array(Z, dtype=np.float64)
+    if similarity == "cosine":
+        Z = Z / np.sqrt((Z * Z).sum(axis=1))[:, None]
+    return np.array([[Z[j] @ Z[k], Z[i] @ Z[k], Z[i] @ Z[j]] for i, j, k in triplets])
+
+
+def odd_one_out(X, triplets, y=None, similarity="cosine", temperature=1.0):
+    """(accuracy, kl): the odd one out is opposite the most similar pair; ties are wrong."""
+    S = triplet_similarities(unit(X), triplets, similarity)
+    if y is None:
+        human = np.full(len(S), 2)
+    elif np.ndim(y) == 2:
+        human = np.argmax(y, axis=1)
+    else:
+        human = np.asarray(y)
+    top = S.max(axis=1, keepdims=True)
+    right = (S[np.arange(len(S)), human] == top[:, 0]) & ((S == top).sum(1) == 1)
+    kl = None
+    if np.ndim(y) == 2:
+        S = triplet_similarities(X, triplets, similarity) / temperature
+        logq = S - S.max(1, keepdims=True)
+        logq -= np.log(np.exp(logq).sum(1, keepdims=True))
+        p = np.asarray(y, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kl = float(np.where(p > 0, p * (np.log(p) - logq), 0).sum(1).mean())
+    return float(right.mean()), kl
+
+
+def ece(y_true, P, n_bins=10):
+    """Top-label ECE with uniform right-closed bins (the first also holds 0)."""
+    P = np.asarray(P, dtype=np.float64)
+    conf, pred = P.max(1), P.argmax(1)
+    correct = (pred == np.asarray(y_true)).astype(float)
+    total = 0.0
+    for b in range(n_bins):
+        lo, hi = b / n_bins, (b + 1) / n_bins
+        inside = (conf > lo) & (conf <= hi) if b else (conf >= 0) & (conf <= hi)
+        if inside.any():
+            total += inside.sum() / len(conf) * abs(correct[inside].mean() - conf[inside].mean())
+    return total

@@ -111,6 +111,29 @@ def test_rank_comparators_with_ties_on_every_backend(XY, backend, method):
         assert abs(got - ref(a, b)[0]) < 1e-10
 
 
+@pytest.mark.parametrize("metric", ["correlation", "cosine", "euclidean", "sqeuclidean"])
+def test_duplicate_stimuli_have_exactly_equal_rdm_rows(backend, metric):
+    # Gram products round differently at different positions of the matrix: without care the
+    # distances to a duplicated stimulus differ in the last bits, and ranks break the tie.
+    X = np.random.RandomState(0).randn(60, 7)
+    X = np.vstack([X, X[:2], X[:1]])  # 60 ~ 0, 61 ~ 1, 62 ~ 0
+    D = backend.numpy(rdm(backend(X), metric, square=True))
+    for dup, first in ((60, 0), (61, 1), (62, 0)):
+        assert (D[dup] == D[first]).all() and (D[:, dup] == D[:, first]).all()
+    assert (D == D.T).all() and (np.diag(D) == 0).all()
+    assert (squareform(backend.numpy(rdm(backend(X), metric)), checks=False) == D).all()
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean"])
+def test_rank_rsa_keeps_the_exact_ties_of_binary_features(backend, metric):
+    # Binary features: many Euclidean distances are equal; scipy's pdist keeps them tied.
+    rng = np.random.RandomState(0)
+    X, Y = rng.randint(0, 2, (40, 10)).astype(float), rng.randn(40, 5)
+    ref = spearmanr(pdist(X, metric), pdist(Y, metric))[0]
+    got = backend.value(rsa(backend(X), backend(Y), rdm_metric=metric))
+    assert abs(got - ref) < 1e-12
+
+
 @pytest.mark.parametrize("method", ["spearman", "tau_a"])
 def test_rank_comparators_with_ties(XY, tk, method):
     X, Y = XY

@@ -310,7 +310,7 @@ class DaskBackend(NumpyBackend):
     def to_numpy(self, x):
         return self.asarray(x)
 
-    def rankdata(self, x):
+    def rankdata(self, x, rtol=0.0):
         self.refuse("ranking", "sorts all values at once", "Rank a subsample in memory.")
 
     def kth_largest(self, S, k):

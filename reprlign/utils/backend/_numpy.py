@@ -205,15 +205,27 @@ class NumpyBackend(Backend):
             return squareform(D, checks=False, force="tovector")
         return D[np.triu_indices(D.shape[0], k)]
 
-    def rankdata(self, x):
-        """Ranks 1..m of a 1-D array, ties get their average rank (float64)."""
+    def rankdata(self, x, rtol=0.0):
+        """Ranks 1..m of a 1-D array, ties get their average rank (float64).
+
+        With ``rtol > 0``, neighbours in sorted order within ``rtol`` of the
+        larger magnitude of the two are tied too (values equal up to rounding).
+        """
         x = np.asarray(x)
         m = x.shape[0]
         order = np.argsort(x)  # numpy's SIMD sort: far faster than scipy's rankdata
         values = x[order]
         new = np.empty(m, dtype=bool)
         new[0] = True
-        np.not_equal(values[1:], values[:-1], out=new[1:])
+        if rtol:
+            gap = values[1:] - values[:-1]
+            size = np.abs(values[1:])
+            np.maximum(size, np.abs(values[:-1]), out=size)
+            size *= rtol
+            np.greater(gap, size, out=new[1:])
+            del gap, size
+        else:
+            np.not_equal(values[1:], values[:-1], out=new[1:])
         del values
         ranks = np.empty(m, dtype=np.float64)
         if np.count_nonzero(new) == m:  # no ties: the common case, one scatter

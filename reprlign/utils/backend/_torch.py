@@ -197,12 +197,17 @@ class TorchBackend(Backend):
         mask = self._t.ones(n, n, dtype=self._t.bool, device=D.device).triu_(k)
         return D[mask]
 
-    def rankdata(self, x):
+    def rankdata(self, x, rtol=0.0):
         torch = self._t
         values, order = torch.sort(x.detach())
         m = values.shape[0]
         new = torch.ones(m, dtype=torch.bool, device=x.device)
-        new[1:] = values[1:] != values[:-1]
+        if rtol:
+            size = torch.maximum(values[1:].abs(), values[:-1].abs()).mul_(rtol)
+            new[1:] = (values[1:] - values[:-1]) > size
+            del size
+        else:
+            new[1:] = values[1:] != values[:-1]
         del values
         ranks = torch.empty(m, dtype=torch.float64, device=x.device)
         if int(new.sum()) == m:  # no ties: one scatter, no group ids (memory matters on GPUs)
