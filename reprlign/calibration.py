@@ -80,6 +80,10 @@ def _check_proba(y_true, y_prob, labels):
         raise ValueError(f"y_true must be 1-D, got shape {np.shape(y_true)}")
     if len(y) != n:
         raise ValueError(f"y_true has {len(y)} entries but y_prob has {n} rows")
+    if y.dtype.kind == "c":
+        raise TypeError(f"y_true must hold class labels, got complex dtype {y.dtype}")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():  # NaN would be a class of its own
+        raise ValueError("y_true contains NaN or infinite labels")
     if n == 0:
         raise ValueError("y_true and y_prob are empty")
     if labels is not None:

@@ -169,6 +169,18 @@ def test_bad_input(y, proba, kwargs, err, match):
         expected_calibration_error(y, proba, **kwargs)
 
 
+@pytest.mark.parametrize("y, err", [([0.0, np.nan, 1.0], ValueError),
+                                    ([0.0, np.inf, 1.0], ValueError),
+                                    ([0j, 1j, 1 + 0j], TypeError)])
+def test_labels_that_are_not_classes_are_named(y, err):
+    # NaN was a class of its own (matched to a column in sorted order), silently
+    proba = [[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4]]
+    with pytest.raises(err, match="y_true"):
+        expected_calibration_error(y, proba)
+    with pytest.raises(err, match="y_true"):
+        reliability_curve(y, proba)
+
+
 def test_plot_reliability_diagram():
     import matplotlib
 

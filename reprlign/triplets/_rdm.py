@@ -26,10 +26,20 @@ _MAX_ALL_TRIPLETS = 20_000_000
 def _as_rdms(rdms):
     """(s, n, n) float64 from one RDM or a stack, square or condensed."""
     R = rdms.detach().cpu().numpy() if is_torch(rdms) else rdms
+    if R is None or isinstance(R, str | bytes):
+        raise TypeError(f"rdms must be an array of dissimilarities, got {type(R).__name__}")
     try:
-        R = np.asarray(R, dtype=np.float64)
+        R = np.asarray(R)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"rdms could not be read as a numeric array: {exc}") from exc
+    # (numeric strings are not parsed, complex values not cut to their real part)
+    if R.dtype.kind not in "biuf":
+        raise TypeError(f"rdms must hold real numbers, got dtype {R.dtype}")
+    if R.size == 0:
+        raise ValueError(f"rdms is empty (shape {R.shape})")
+    R = R.astype(np.float64)
+    if R.ndim == 0:
+        raise ValueError("rdms must be an RDM (square or condensed), got a scalar")
     if R.ndim == 1 or (R.ndim == 2 and R.shape[0] != R.shape[1]):
         m = R.shape[-1]
         n = int(round((1 + math.sqrt(1 + 8 * m)) / 2))

@@ -142,6 +142,17 @@ def test_bad_rdms_are_named(rng, monkeypatch):
         rdm_triplets(R)
 
 
+@pytest.mark.parametrize("make, err, match", [
+    (lambda R: R + 1j, TypeError, "real numbers"),  # was cut to its real part
+    (lambda R: R.astype(str), TypeError, "real numbers"),  # numeric strings were parsed
+    (lambda R: R[:0], ValueError, "empty"),  # was numpy's "need at least one array to stack"
+    (lambda R: None, TypeError, "rdms"),
+])
+def test_rdms_that_are_not_real_numbers_are_named(rng, make, err, match):
+    with pytest.raises(err, match=match):
+        rdm_triplets(make(_rdm(rng)), 5, random_state=0)
+
+
 def test_all_triplets_with_object_folds_equal_triplets_of_the_training_images(rng):
     R = _rdm(rng, n=15)
     t, p = rdm_triplets(R)
