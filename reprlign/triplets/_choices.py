@@ -29,6 +29,17 @@ def _use_gram(n_objects, n_triplets, itemsize):
     )
 
 
+def _check_nonzero_rows(Z, t):
+    """Raise when a triplet holds an all-zero row of ``Z``: its cosine similarity is undefined."""
+    zero = to_numpy(~(Z != 0).any(1)) if is_torch(Z) else ~Z.any(axis=1)
+    used = np.flatnonzero(zero)
+    used = used[np.isin(used, t)]
+    if used.size:
+        raise ValueError(
+            f"Z has {used.size} all-zero row(s) in the triplets (first: {used[:5].tolist()}): "
+            "the cosine similarity to them is undefined; drop them or use similarity='dot'")
+
+
 def _opposite_pair_similarities(Z, triplets, similarity, chunk_size):
     """The three columns of :func:`triplet_similarities` as separate 1-D arrays."""
     _check_similarity(similarity)
@@ -36,6 +47,7 @@ def _opposite_pair_similarities(Z, triplets, similarity, chunk_size):
     Z = check_features(Z, name="Z")
     t = validate_triplets(triplets, Z.shape[0])
     if similarity == "cosine":
+        _check_nonzero_rows(Z, t)
         Z = row_normalize(Z)
     m, n = t.shape[0], Z.shape[0]
     i, j, k = np.ascontiguousarray(t.T)

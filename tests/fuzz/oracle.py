@@ -15,6 +15,7 @@ instead of a message from us.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
 
@@ -25,14 +26,21 @@ from hypothesis import strategies as st
 
 ERRORS = (ValueError, TypeError)
 
-# Few examples, no deadline (the first call of a case pays for imports), derandomized so that
-# CI sees the same examples on every run, and no shrinking: a failure reports the example
-# as drawn (small already), within the suite's time budget.
-fuzz = settings(max_examples=6, deadline=None, derandomize=True, database=None,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
-few = settings(fuzz, max_examples=3)
+# The CI profile: few examples, no deadline (the first call of a case pays for imports),
+# derandomized so that CI sees the same examples on every run, no example database (nothing
+# written into the repository), and no shrinking: a failure reports the example as drawn
+# (small already), within the suite's time budget (tests/fuzz: well under 2 minutes on 2
+# cores). REPRLIGN_FUZZ_PROFILE=deep runs the same tests on 40 times more random examples,
+# to hunt for new defects.
+settings.register_profile(
+    "ci", max_examples=6, deadline=None, derandomize=True, database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.function_scoped_fixture])
+settings.register_profile("deep", settings.get_profile("ci"), max_examples=240,
+                          derandomize=False)
+fuzz = settings(settings.get_profile(os.environ.get("REPRLIGN_FUZZ_PROFILE", "ci")))
+few = settings(fuzz, max_examples=max(3, fuzz.max_examples // 2))
 
 # Warnings a user must never see from us: numpy / torch noticing bad arithmetic.
 _FORBIDDEN = ("encountered in", "divide by zero", "Mean of empty slice", "Degrees of freedom",

@@ -194,6 +194,19 @@ def test_bad_features_are_named():
         triplet_similarities(np.zeros((3, 3)), t, similarity="euclidean")
 
 
+@pytest.mark.parametrize("as_input", [np.asarray, torch.as_tensor])
+def test_cosine_to_an_all_zero_row_is_an_error(as_input):
+    # it was silently 0, which counted towards accuracy as a similarity
+    Z = as_input(np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 0.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match=r"Z has 1 all-zero row\(s\) in the triplets"):
+        triplet_similarities(Z, [[0, 1, 2]], similarity="cosine")
+    with pytest.raises(ValueError, match="all-zero"):
+        odd_one_out_accuracy(Z, [[2, 1, 0]], similarity="cosine")
+    # an all-zero row that no triplet uses changes nothing; "dot" is defined for it
+    assert triplet_similarities(Z, [[0, 1, 3]], similarity="cosine").shape == (1, 3)
+    assert float(triplet_similarities(Z, [[0, 1, 2]])[0, 0]) == 0.0
+
+
 # ------------------------------------------------------------------ repeats and noise ceiling
 def test_triplet_groups_ignore_order():
     t = np.array([[0, 1, 2], [2, 0, 1], [3, 1, 2], [1, 0, 2]])
