@@ -19,13 +19,18 @@ from ._common import (
 from .registry import KNN_METRICS as METRICS
 
 _BLOCK_ENTRIES = 1 << 22
+# Similarities within this many ulps (of the largest one can be) are tied.
+_TIE_ULPS = 256
 
 
-def _neighbours(X, rows, k, metric, sq, nx):
+def _neighbours(X, rows, k, metric, sq, nx, tol):
     """Boolean mask (rows x n) of the k nearest other stimuli of each row in ``rows``.
 
     Neighbours tied at the k-th place go to the lower stimulus index, so the
     sets are well defined for duplicate stimuli and the same on every back end.
+    Similarities within ``tol`` of the k-th largest count as tied: a matrix
+    product rounds differently at different positions, so the similarities to
+    two duplicate stimuli can differ in their last bits.
     """
     S = X[rows] @ X.T
     if metric == "euclidean":  # nearest = largest -||x - x'||^2 (up to a per-row constant)
@@ -33,8 +38,8 @@ def _neighbours(X, rows, k, metric, sq, nx):
     idx = np.arange(rows.start, rows.stop)
     S[nx.index(np.arange(len(idx)), S), nx.index(idx, S)] = -np.inf
     kth = nx.kth_largest(S, k)[:, None]
-    above = S > kth
-    tied = S == kth
+    above = S > kth + tol
+    tied = (S >= kth - tol) & ~above
     # the first (k - #above) of the tied entries, by index
     return above | (tied & (tied.cumsum(1) <= k - above.sum(1)[:, None]))
 
@@ -78,7 +83,9 @@ def mutual_knn(X, Y, k=10, *, metric="cosine", block_size=None):
     Huh, Cheung, Wang & Isola (2024), "The platonic representation hypothesis":
     the mutual nearest-neighbour metric. Neighbours tied at the k-th place
     (duplicate stimuli, say) go to the lower stimulus index, on every back end
-    (Huh et al.'s code breaks such ties arbitrarily). When a representation
+    (Huh et al.'s code breaks such ties arbitrarily); similarities within 256
+    ulps of the largest possible one count as tied, since rounding makes the
+    similarities to two duplicate stimuli differ in their last bits. When a representation
     has no neighbour structure at all (every row the same, or for cosine every
     row pointing the same way) the score is undefined: 0.0 is returned with a
     ``RuntimeWarning``; an all-zero row under cosine raises a ``ValueError``.
@@ -121,10 +128,14 @@ def mutual_knn(X, Y, k=10, *, metric="cosine", block_size=None):
                                            f"({what}, so every neighbour ties)"), X)
     sx = (X**2).sum(axis=1)
     sy = (Y**2).sum(axis=1)
+    # rounding of the similarities: a few ulps of the largest magnitude a product can reach
+    # (1 for unit rows; 3 max ||x||^2 for 2 x.x' - ||x'||^2)
+    tx, ty = ((_TIE_ULPS * nx.eps(Z) * (1.0 if metric == "cosine" else 3 * nx.absmax(sz)))
+              for Z, sz in ((X, sx), (Y, sy)))
     total = 0
     for start in range(0, n, block_size):
         rows = slice(start, min(n, start + block_size))
-        near_x = _neighbours(X, rows, k, metric, sx, nx)
-        near_y = _neighbours(Y, rows, k, metric, sy, nx)
+        near_x = _neighbours(X, rows, k, metric, sx, nx, tx)
+        near_y = _neighbours(Y, rows, k, metric, sy, nx, ty)
         total += int((near_x & near_y).sum())
     return nx.to_output(total / (n * k), X)

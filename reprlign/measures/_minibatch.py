@@ -333,7 +333,10 @@ class MinibatchCKA:
             raise ValueError("MinibatchCKA.result() called before any update()")
         nx = get_backend(self.hsic_xy_)
         hxy, hxx, hyy = (nx.to_numpy(h) for h in (self.hsic_xy_, self.hsic_xx_, self.hsic_yy_))
-        denom = np.sqrt(np.outer(hxx, hyy))
+        # An unbiased HSIC of a layer with itself can round to a negative number when the
+        # layer has (almost) no variance: such a layer is undefined, whatever its partner.
+        valid = (hxx > 0)[:, None] & (hyy > 0)[None, :]
+        denom = np.sqrt(np.where(valid, np.outer(hxx, hyy), 1.0))
         bad_x, bad_y = np.flatnonzero(hxx <= 0), np.flatnonzero(hyy <= 0)
         if len(bad_x) or len(bad_y):
             warnings.warn(
@@ -342,8 +345,7 @@ class MinibatchCKA:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.where(denom > 0, hxy / np.where(denom > 0, denom, 1.0), 0.0)
+        out = np.where(valid, hxy / denom, 0.0)
         return float(out[0, 0]) if self._shape[2] else out
 
 

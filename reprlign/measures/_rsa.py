@@ -23,6 +23,12 @@ from .registry import COMPARATORS, RDM_METRICS
 
 # Metrics whose RDM is D_ij = u_i + u_j - 2 z_i . z_j: the exact O(n d^2) route applies.
 _LINEAR_METRICS = ("correlation", "cosine", "sqeuclidean")
+# Dissimilarities within this many ulps (of their magnitude) are tied for the rank
+# comparators: an RDM computed through Gram products is accurate to a few ulps, so distances
+# equal in exact arithmetic (binary or integer features, duplicate stimuli) come out a few
+# ulps apart, and ranking them as they fell would break ties that pdist-style code keeps.
+# Normalised rows this close (||z_i - z_j|| below it, in ulps) are at distance exactly 0.
+_TIE_ULPS = 256
 # Entries of an RDM below this fraction of u_i + u_j lose digits to cancellation in the
 # formula above: they are recomputed from row differences.
 _CLOSE = 2.0**-6
@@ -74,7 +80,7 @@ def _refine_close_pairs(D, Z, u, nx, factor=1.0):
     normalised = u is None
     block = max(1, _BLOCK_ENTRIES // n)
     pairs = max(1, _BLOCK_ENTRIES // Z.shape[1])
-    snap = (16 * nx.eps(Z)) ** 2
+    snap = (_TIE_ULPS * nx.eps(Z)) ** 2
     umax = 0.5 if normalised else nx.absmax(u)
     for start in range(0, n, block):
         rows = slice(start, min(n, start + block))
@@ -250,13 +256,6 @@ def _pearson(a, b, nx, what="Pearson correlation between RDMs"):
     return (a @ b) / nx.sqrt(saa * sbb)
 
 
-# Dissimilarities within this many ulps (of their magnitude) are tied for the rank
-# comparators: an RDM computed through Gram products is accurate to a few ulps, so distances
-# equal in exact arithmetic (binary or integer features, duplicate stimuli) come out a few
-# ulps apart, and ranking them as they fell would break ties that pdist-style code keeps.
-_TIE_ULPS = 256
-
-
 def _ranks(a, nx):
     """Average ranks of the dissimilarities, values equal up to rounding tied."""
     return nx.rankdata(a, rtol=_TIE_ULPS * nx.eps(a))
@@ -425,7 +424,7 @@ def _exact_rsa(X, Y, metric, method, nx):
         s1a, s1b, saa, sbb, sab = _pair_sums(Za, Zb, nx)
     m = n * (n - 1) / 2
     # Rows equal up to the rounding of their normalisation make a zero RDM (see rdm).
-    snap = m * (16 * nx.eps(X)) ** 2 if metric in ("correlation", "cosine") else 0.0
+    snap = m * (_TIE_ULPS * nx.eps(X)) ** 2 if metric in ("correlation", "cosine") else 0.0
     zero = not bool(s1a > snap) or not bool(s1b > snap)
     if method == "cosine":
         if zero or not bool(saa > 0) or not bool(sbb > 0):

@@ -387,7 +387,8 @@ def _similarities(X, metric):
         if (norms == 0).any():
             raise Undefined("zero row")
         X = X / norms[:, None]
-        return X @ X.T
+        # pair by pair: the same arithmetic for every pair, so duplicates tie exactly
+        return np.array([[np.dot(a, b) for b in X] for a in X])
     return -((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)
 
 

@@ -192,3 +192,26 @@ def test_rbf_median_heuristic_is_the_median_distance():
     d = pdist(X)
     assert _median_sigma(X, "X", NUMPY) == pytest.approx(np.median(d), rel=1e-12)
     assert abs(np.median(d) - np.sqrt(np.median(d**2))) > 1e-3  # the two definitions differ
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("as_input", [np.asarray, torch.as_tensor])
+def test_mutual_knn_ties_to_duplicate_stimuli_go_to_the_lower_index(metric, as_input):
+    # Rows 10 and 11 duplicate rows 0 and 1. The matrix product rounded the similarities to
+    # two duplicates differently, so ties went by rounding, not to the lower index (23 of 1200
+    # such cases disagreed with the pair-by-pair definition).
+    def reference(Z):
+        if metric == "cosine":
+            Z = Z / np.linalg.norm(Z, axis=1)[:, None]
+            S = np.array([[np.dot(a, b) for b in Z] for a in Z])  # the same arithmetic per pair
+        else:
+            S = -((Z[:, None] - Z[None]) ** 2).sum(-1)
+        np.fill_diagonal(S, -np.inf)
+        return [set(r) for r in np.argsort(-S, axis=1, kind="stable")[:, :2]]
+
+    for seed in range(150):
+        rng = np.random.RandomState(seed)
+        X, Y = rng.randn(10, 4) * 1e-3 + 5, rng.randn(10, 5)
+        X, Y = np.vstack([X, X[:2]]), np.vstack([Y, Y[:2]])
+        want = np.mean([len(a & b) for a, b in zip(reference(X), reference(Y), strict=True)]) / 2
+        assert float(mutual_knn(as_input(X), as_input(Y), 2, metric=metric)) == want, seed

@@ -175,3 +175,21 @@ def test_odd_one_out_agreement_is_built_on_triplets():
         odd_one_out_agreement(F, data.unique_triplets, data.choice_proba[:10])
     with pytest.raises(ValueError, match="out of range"):
         odd_one_out_agreement(F[:10], data.unique_triplets)
+
+
+def test_layers_whose_self_hsic_rounds_negative_are_undefined_without_numpy_warnings():
+    # Both self-HSICs negative (rounding of layers without variance) used to give a finite
+    # "CKA" from sqrt(neg * neg), and numpy's "invalid value in sqrt" when one was negative.
+    import warnings
+
+    acc = MinibatchCKA()
+    acc.hsic_xy_ = np.array([[1e-20, 2.0]])
+    acc.hsic_xx_ = np.array([-1e-18])
+    acc.hsic_yy_ = np.array([-1e-18, 4.0])
+    acc._shape = (1, 2, False, False)  # one X layer, two Y layers, as update() records
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = acc.result()
+    np.testing.assert_array_equal(out, [[0.0, 0.0]])
+    assert [str(w.message)[:40] for w in caught] == \
+        ["minibatch CKA is undefined for layers wi"]

@@ -222,3 +222,17 @@ def test_rsa_memory_refusal_and_errors(XY):
     const = np.tile(np.arange(5.0), (150, 1))  # every stimulus the same: constant RDM
     with pytest.warns(RuntimeWarning, match="constant"):
         assert rsa(const, Y, rdm_metric="sqeuclidean", compare="pearson") == 0.0
+
+
+@pytest.mark.parametrize("k", [-40, -15, -3, 0, 7, 30])
+def test_correlation_rdm_of_two_features_is_exactly_0_or_2_at_any_scale(k):
+    # With two features every correlation is +-1. Rounding in the centring left distances of
+    # 1.8e-29 at some scales (1e-15), which Spearman RSA then ranked above the exact zeros.
+    Y = np.array([[2956.70598537, 1762.70852147], [-1216.34132965, -1472.87590257],
+                  [2385.31192229, 2453.12300043], [651.24896565, -1356.32791281],
+                  [-906.39739472, -3.92897946], [-1978.5001432, -522.46729497],
+                  [865.8873591, -1157.85183269], [1477.77922196, -1448.46354946],
+                  [2228.17161205, 1814.28714419]])
+    assert set(np.unique(rdm(Y * 10.0**k)).tolist()) <= {0.0, 2.0}
+    X = np.random.RandomState(4).randn(9, 3)
+    assert rsa(X, Y * 10.0**k) == pytest.approx(rsa(X, Y), abs=1e-12)
