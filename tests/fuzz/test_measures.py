@@ -51,8 +51,10 @@ class Case:
 
     def __init__(self, call, *, low=0.0, high=1.0, degenerate=(0.0, "is undefined"),
                  scale=True, shift=True, constant_column=True, min_rows=2, name="X",
-                 ranks=False, lists=True):
+                 ranks=False, lists=True, atol=0.0):
         self.call, self.low, self.high, self.ranks = call, low, high, ranks
+        # the unbiased HSIC cancels terms of order 1 to values near 0: ~1e-9 absolute
+        self.atol = atol
         self.lists = lists
         self.degenerate, self.scale, self.shift = degenerate, scale, shift
         self.constant_column, self.min_rows, self.name = constant_column, min_rows, name
@@ -60,7 +62,8 @@ class Case:
 
 CASES = {
     "cka": Case(lambda X, Y: cka(X, Y)),
-    "cka-debiased": Case(lambda X, Y: cka(X, Y, debiased=True), low=-1.0, min_rows=4),
+    "cka-debiased": Case(lambda X, Y: cka(X, Y, debiased=True), low=-1.0, min_rows=4,
+                         atol=1e-8),
     "cka-rbf": Case(lambda X, Y: cka(X, Y, kernel="rbf")),
     "procrustes": Case(lambda X, Y: procrustes(X, Y)),
     "procrustes-angular": Case(lambda X, Y: procrustes(X, Y, measure="angular"), high=np.pi / 2,
@@ -81,9 +84,9 @@ CASES = {
     "scorer": Case(lambda X, Y: RSAScorer(metric="procrustes").score(X, Y)),
     # a list passed to MinibatchCKA.update is a list of layers
     "minibatch": Case(lambda X, Y: MinibatchCKA().update(X, Y).result(), low=-1.0, min_rows=4,
-                      name="X_batch", scale=False, lists=False),
+                      name="X_batch", scale=False, lists=False, atol=1e-8),
     "layer_similarity": Case(lambda X, Y: layer_similarity({"a": X}, {"b": Y}, batch_size=4),
-                             low=-1.0, min_rows=4, name="reps_a", scale=False),
+                             low=-1.0, min_rows=4, name="reps_a", scale=False, atol=1e-8),
     "bootstrap": Case(lambda X, Y: _bunch(bootstrap("cka", X, Y, n_bootstrap=8, random_state=0)),
                       degenerate=None, min_rows=4, low=-np.inf, high=np.inf),
     "permutation": Case(lambda X, Y: _value(permutation_test("procrustes", X, Y,
@@ -102,12 +105,13 @@ def test_equivalent_input_gives_the_same_answer(case, variant, XY):
     make, clean, (rtol, atol) = EQUIVALENT[variant]
     X, Y = XY
     call = CASES[case].call
-    if CASES[case].ranks and rtol > EXACT[0]:
-        # Neighbours whose similarities differ by less than float32 resolves (rows nearly
-        # parallel: an offset 5,000 times their spread) come out in either order.
+    if rtol > EXACT[0]:
+        # float32 keeps about 7 digits of the features; an offset 5,000 times their spread
+        # leaves 3 (the documented accuracy), and neighbours whose similarities differ by less
+        # than that come out in either order.
         assume(X.std(axis=0).min() > 1e-2 * np.abs(X).max())
     expect_same(lambda: call(make(X), make(Y)), lambda: call(clean(X), clean(Y)),
-                rtol=rtol, atol=atol)
+                rtol=rtol, atol=max(atol, CASES[case].atol))
 
 
 @pytest.mark.parametrize("variant", list(INVALID))
@@ -149,16 +153,18 @@ def test_answer_lies_in_the_documented_range(case, XY):
 
 @pytest.mark.parametrize("case", IDS)
 @fuzz
-@given(XY=pairs(min_rows=4), k=st.sampled_from([-200, -90, -30, 30, 90, 200]))
+@given(XY=pairs(min_rows=4), k=st.sampled_from([-660, -300, -100, 100, 300, 660]))
 def test_scale_invariance_at_any_magnitude(case, XY, k):
+    # Powers of two (2^660 ~ 1e200) scale exactly: a power of ten would round the input,
+    # and ill-conditioned quantities (correlations of rows at 5 +- 0.001) would follow.
     c = CASES[case]
     X, Y = XY
     if not c.scale:  # minibatch CKA: float32 Gram matrices may overflow; that is an error
-        out = run(lambda: c.call(X * 10.0**k, Y))
+        out = run(lambda: c.call(X * 2.0**k, Y))
         if out.error is not None:
             assert "NaN or infinite" in str(out.error) or "overflow" in str(out.error)
         return
-    expect_same(lambda: c.call(X * 10.0**k, Y * 10.0 ** (-k // 2)), lambda: c.call(X, Y),
+    expect_same(lambda: c.call(X * 2.0**k, Y * 2.0 ** (-k // 2)), lambda: c.call(X, Y),
                 rtol=1e-7, atol=1e-9)
 
 

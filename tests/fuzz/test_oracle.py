@@ -134,6 +134,9 @@ def test_agrees_with_the_float64_oracle(case, data, container):
     # Ranks of values equal up to rounding come out in either order in float32 or integers.
     assume(not (ranks and dtype != "float64"))
     assume(not (case == "minibatch" and container == "list"))  # a list there is of layers
+    if dtype == "float32":  # the documented float32 accuracy needs a spread of 1% of the offset
+        assume(Xs.std(axis=0).min() > 1e-2 * np.abs(Xs).max())
+        assume(Ys.std(axis=0).min() > 1e-2 * np.abs(Ys).max())
     wrap = CONTAINERS[container]
     out = run(lambda: call(wrap(X), wrap(Y)))
     try:
