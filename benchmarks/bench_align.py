@@ -154,6 +154,8 @@ def main():
                              "workload (about an hour on 2 cores)")
     parser.add_argument("--baseline-threads", type=int, default=None,
                         help="torch threads for the baseline only (default: unchanged)")
+    parser.add_argument("--ours-only", action="store_true",
+                        help="time reprlign only (no baseline): to compare two versions")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--soft-vs-hard", action="store_true",
                         help="instead: held-out KL of soft- vs hard-label fits on THINGS")
@@ -194,6 +196,8 @@ def main():
           f"{fast_seconds:.1f} s for {args.epochs} epochs "
           f"({steps} steps of {args.batch_size:,} triplets, {1e3 * fast_seconds / steps:.0f} ms "
           f"per step); held-out accuracy {fast_acc:.4f}", flush=True)
+    if args.ours_only:
+        return
 
     if args.baseline_threads:
         torch.set_num_threads(args.baseline_threads)

@@ -168,6 +168,30 @@ def test_local_term_keeps_neighbours():
     assert abs(acc["glocal"] - acc["global"]) < 0.03
 
 
+def test_loss_terms_match_their_definitions():
+    """The local term and the identity pull, computed our way, equal gLocal's formulas."""
+    import torch
+    from torch.nn.functional import normalize
+
+    from reprlign.alignment._net import LocalStructureLoss, TripletTransform
+
+    g = torch.Generator().manual_seed(0)
+    P, W, b = torch.randn(40, 6, generator=g), torch.randn(6, 6, generator=g), torch.randn(6)
+    loss = LocalStructureLoss(P, tau=0.5, batch_size=64)(lambda X: X @ W + b)
+    off = ~torch.eye(40, dtype=torch.bool)
+    T, S = normalize(P, dim=1), normalize(P @ W + b, dim=1)
+    target = ((T @ T.T)[off].view(40, 39) / 0.5).softmax(dim=1)
+    expected = -(target * ((S @ S.T)[off].view(40, 39) / 0.5).log_softmax(dim=1)).sum(1).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+    module = TripletTransform(P)
+    with torch.no_grad():
+        module.W.copy_(W)
+    pull = ((W - W.diagonal().mean() * torch.eye(6)) ** 2).sum()
+    assert module.penalty("identity").item() == pytest.approx(pull.item(), rel=1e-5)
+    assert module.penalty("zero").item() == pytest.approx((W**2).sum().item(), rel=1e-6)
+
+
 # ---------------------------------------------------------------- model selection
 def _manual_cv(est, X, splits, grid_key, values):
     out = []
@@ -203,8 +227,9 @@ def test_pickle_clone_and_verbose(toy, capsys):
     data, X = toy
     est = HumanAlignTransformer(data.model, **{**FAST, "max_epochs": 2, "verbose": 1,
                                                "early_stopping": True}).fit(X)
-    printed = capsys.readouterr().out
-    assert printed.count("HumanAlignTransformer epoch") == 2 and "val_loss=" in printed
+    printed = capsys.readouterr().out.strip().splitlines()
+    # skorch's PrintLog: a header naming the validation loss, a rule, one row per epoch.
+    assert "valid_loss" in printed[0] and len(printed) == 2 + 2
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(again.transform(data.model), est.transform(data.model))
     assert clone(est).get_params()["max_epochs"] == 2
@@ -230,6 +255,20 @@ def test_cosine_schedule_anneals_the_learning_rate(toy):
     assert cos.history_[0]["loss"] == pytest.approx(one.history_[0]["loss"], rel=0.05)
     assert not np.allclose(cos.W_, const.W_)
     assert cos.score(X) > odd_one_out_accuracy(data.model, X)
+
+
+def test_parameters_are_validated_by_sklearn():
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    check_param_validation("HumanAlignTransformer", HumanAlignTransformer())
+
+
+def test_repr_summarises_arrays(toy):
+    data, _ = toy
+    text = repr(HumanAlignTransformer(data.model, local_features=data.model[:5], reg=1.0))
+    assert text == ("HumanAlignTransformer(features=<ndarray (90, 12) float64>, "
+                    "local_features=<ndarray (5, 12) float64>, reg=1.0)")
+    assert repr(HumanAlignTransformer()) == "HumanAlignTransformer()"
 
 
 def test_fit_transform_is_refused_with_a_reason(toy):
