@@ -1,6 +1,6 @@
 """Speed of HumanAlignTransformer at THINGS scale against the per-triplet one-hot baseline.
 
-Workload (the issue's): 1,854 objects, d = 768 features, 1,000,000 training triplets,
+Workload: 1,854 objects, d = 768 features, 1,000,000 training triplets,
 20 epochs. The data are synthetic with a known ground truth
 (``make_hierarchical_concepts``: a "model" view of a "human" embedding), labelled by
 ``simulate_choices`` on the human embedding; 20,000 further triplets are held out.
@@ -17,6 +17,8 @@ Workload (the issue's): 1,854 objects, d = 768 features, 1,000,000 training trip
 Run: ``flock /tmp/reprlign-bench.lock python benchmarks/bench_align.py``
 (``--quick`` for a 100,000-triplet smoke run; ``--baseline-seconds inf --baseline-epochs 20``
 runs the baseline's whole workload, about 40 minutes on 2 quiet cores).
+
+Recorded results: ``docs/performance/alignment.rst``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Cost of growth (SVD + rebuild) as a share of training time, digits classifier case.
 
-Target (issue 6): the growth steps cost under 5% of the training time. The case
-is a digits protocol of ``reproduce_gradmax.py`` (``--protocol``, default
+Target: the growth steps cost under 5% of the training time. The case
+is a digits protocol of ``reproductions/reproduce_gradmax.py`` (``--protocol``, default
 ``sgd-early``: the hidden layer grows from 16 to 64 units in 4 GradMax steps
 every 25 steps, mini-batches of 64, plain SGD lr 0.1, 40 epochs), here on all
 1,797 images; ``--growth-batch-size`` computes GradMax on that many images. The
@@ -14,6 +14,8 @@ scikit-learn's ``MLPClassifier`` with the same width, batch size and epochs.
 
 Run: ``python benchmarks/bench_growing.py [--repeats 3] [--threads 1] [--protocol NAME]
 [--growth-batch-size N]``
+
+Recorded results: ``docs/performance/growing.rst``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The digits protocols are defined once, by the reproduction that studies them.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reproductions"))
 
 from _machine import describe  # noqa: E402
 from reproduce_gradmax import DIGITS_PROTOCOLS, digits_model  # noqa: E402

@@ -1,6 +1,6 @@
 """Layer x layer minibatch CKA of two torch models: reprlign against torch-cka 0.21.
 
-Target (issue 7): 8 x 8 layers, n = 10,000 stimuli, layer widths up to 2,048,
+Target: 8 x 8 layers, n = 10,000 stimuli, layer widths up to 2,048,
 batches of 512, in under 60 s on 2 CPU cores, with memory bounded by the batch
 (not by n), and at least 5x faster than torch-cka 0.21 (PyPI, the peer) on the
 same models, data and batches, measured in the same run.
@@ -16,6 +16,8 @@ agree to about 1e-3).
 
 Run: ``python benchmarks/bench_layers.py [--n 10000] [--skip-peer]``
 (wrap it in ``flock /tmp/reprlign-bench.lock`` on a shared machine).
+
+Recorded results: ``docs/performance/inspection.rst``.
 """
 
 from __future__ import annotations

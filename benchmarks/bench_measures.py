@@ -4,6 +4,8 @@ Run: ``flock /tmp/reprlign-bench.lock python benchmarks/bench_measures.py [secti
 with sections ``n5000`` (RSA and CKA vs rsatoolbox, n=5,000, d=512), ``n50000`` (CKA and
 RSA at n=50,000, d=768, float32, with peak extra memory), ``minibatch`` (minibatch CKA vs
 torch-cka on the same batches) and ``gpu`` (needs CUDA). No section runs all of them.
+
+Recorded results: ``docs/performance/measures.rst``.
 """
 
 from __future__ import annotations
@@ -182,7 +184,7 @@ def section_gpu():
     import torch
 
     if not torch.cuda.is_available():
-        print("\n## gpu: unchecked: no CUDA device in this session")
+        print("\n## gpu: unchecked: no CUDA device on this machine")
         return
     dev = "cuda"
     print(f"\n## gpu: {torch.cuda.get_device_name(0)}")

@@ -5,11 +5,13 @@ cross-entropy ``epochs * n_train``; for OKO ``epochs * sets_per_epoch * (k + 2)`
 Both see the same number of examples per optimisation step (``--examples-per-step``;
 OKO: that many divided by k + 2 sets) and per epoch, with no validation split. Runs
 alternate between the methods; the best of ``--repeats`` is kept (the machine
-is shared). Target (issue 5): OKO >= 0.8x cross-entropy through skorch. A stricter
+is shared). Target: OKO >= 0.8x cross-entropy through skorch. A stricter
 peer, cross-entropy in a bare torch loop over tensor batches (no DataLoader), is
 also timed: skorch's per-item DataLoader is most of the skorch peer's cost.
 
 Run: ``flock /tmp/reprlign-bench.lock python benchmarks/bench_oko.py [--device cuda]``
+
+Recorded results: ``docs/performance/oko.rst``.
 """
 
 from __future__ import annotations

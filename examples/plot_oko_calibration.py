@@ -15,10 +15,10 @@ reliability diagrams on a balanced test set.
 
 To stay under a minute this example trains **one seed** (early stopping on
 a balanced validation set with patience 100, as the reproduction does);
-``benchmarks/reproduce_oko_digits.py`` runs the full comparison (5 seeds, and
-class-balanced sampling, label smoothing and soft-target OKO as well) and
-``benchmarks/RESULTS.md`` records its figures. A single seed is noisy: look at
-the table there before drawing conclusions.
+``reproductions/reproduce_oko_digits.py`` runs the full comparison (5 seeds, and
+class-balanced sampling, label smoothing and soft-target OKO as well);
+:ref:`reproductions_oko` gives its figures. A single seed is noisy: look at
+the tables there before drawing conclusions.
 """
 
 # %%

@@ -43,6 +43,10 @@ def _check_proba(y_true, y_prob, labels):
     P = np.asarray(y_prob)
     if P.dtype == object or not (np.issubdtype(P.dtype, np.number) or P.dtype == bool):
         raise TypeError(f"y_prob must hold numbers, got dtype {P.dtype}")
+    if np.iscomplexobj(P):
+        raise TypeError(f"y_prob must hold real probabilities, got complex dtype {P.dtype}")
+    if P.size == 0:
+        raise ValueError(f"y_prob is empty (shape {P.shape}): no predictions to calibrate")
     P = P.astype(np.float64)
     if P.ndim == 1:  # binary: probability of the positive (second) class
         P = np.column_stack([1.0 - P, P])

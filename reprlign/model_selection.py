@@ -1,6 +1,6 @@
 """Cross-validation splitters for data whose samples are triplets.
 
-Two questions need two splitters (``ALGORITHMS.md`` section 1):
+Two questions need two splitters (user guide: :ref:`triplets`):
 
 * *Does the alignment generalise to new triplets of known objects?* Keep the
   repeats of one triplet (the same three objects, answered by many people) in

@@ -40,7 +40,8 @@ EXPECTED_FAILURES["OKOClassifier"] = {
 
 # HumanAlignTransformer: samples are triplets (X (m, 3) object indices or (m, 3, d) features), so
 # every check that fits on a generic (n, k) float table is rejected with a ValueError by design
-# (its behaviour on triplets is covered by tests/alignment/test_human_align.py); fit_transform raises TypeError.
+# (its behaviour on triplets is covered by tests/alignment/test_human_align.py); fit_transform
+# raises TypeError.
 _TRIPLET_SAMPLES = "X must be triplets (m, 3) indices or (m, 3, d) features, not an (n, k) table"
 EXPECTED_FAILURES["HumanAlignTransformer"] = {
     "check_complex_data": _TRIPLET_SAMPLES,

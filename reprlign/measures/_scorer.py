@@ -65,7 +65,7 @@ class RSAScorer:
     -----
     ``RSAScorer`` is deliberately **not** a :class:`~sklearn.base.BaseEstimator`:
     it is a scorer (it is never fitted and has no ``fit``/``transform``), so the
-    estimator checks of ``tests/test_common.py`` do not apply to it. It still
+    common estimator checks of scikit-learn do not apply to it. It still
     follows the parameter protocol: ``__init__`` only stores its arguments, and
     :meth:`get_params` / :meth:`set_params` read them from the signature, so
     :func:`sklearn.base.clone`, pickling and ``repr`` work as for estimators.

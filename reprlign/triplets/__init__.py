@@ -1,7 +1,7 @@
 """Odd-one-out triplets: canonical form, validation, choice probabilities and sampling.
 
-Conventions (``ALGORITHMS.md`` section 1, the THINGS convention)
-----------------------------------------------------------------
+Conventions (the THINGS convention)
+-----------------------------------
 * A triplet is a row ``[i, j, k]`` of three distinct 0-based object indices.
   In **canonical form the last column is the odd one out**: the person kept
   ``(i, j)`` together.

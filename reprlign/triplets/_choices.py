@@ -32,6 +32,7 @@ def _use_gram(n_objects, n_triplets, itemsize):
 def _opposite_pair_similarities(Z, triplets, similarity, chunk_size):
     """The three columns of :func:`triplet_similarities` as separate 1-D arrays."""
     _check_similarity(similarity)
+    check_positive(chunk_size, "chunk_size", integer=True)
     Z = check_features(Z, name="Z")
     t = validate_triplets(triplets, Z.shape[0])
     if similarity == "cosine":

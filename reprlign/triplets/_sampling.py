@@ -69,8 +69,9 @@ def sample_triplets(
           (by centroid distance), the latter last. AligNet's default sampler.
     labels : array-like of shape (n_objects,), optional
         Class of each object, for the class-based methods.
-    features : array-like of shape (n_objects, d), optional
-        Representation to cluster, for ``"cluster_border"``.
+    features : array-like or torch.Tensor of shape (n_objects, d), optional
+        Representation to cluster, for ``"cluster_border"`` (k-means runs on
+        the CPU; a tensor is copied there).
     n_clusters : int, optional
         Clusters for ``"cluster_border"``; default ``max(2, round(sqrt(n_objects / 2)))``.
     n_neighbors : int, default=3
@@ -130,6 +131,8 @@ def _cluster_border(rng, n_objects, n_triplets, features, n_clusters, n_neighbor
 
     if features is None:
         raise ValueError("method='cluster_border' needs features to cluster")
+    if hasattr(features, "detach"):  # a torch tensor: k-means runs on the CPU in numpy
+        features = features.detach().cpu().numpy()
     features = check_features(features, name="features", allow_torch=False)
     if features.shape[0] != n_objects:
         raise ValueError(
@@ -141,6 +144,12 @@ def _cluster_border(rng, n_objects, n_triplets, features, n_clusters, n_neighbor
     check_positive(n_neighbors, "n_neighbors", integer=True)
     if not 2 <= n_clusters <= n_objects // 2:
         raise ValueError(f"n_clusters must be in [2, n_objects // 2], got {n_clusters}")
+    n_distinct = len(np.unique(features, axis=0))
+    if n_distinct < n_clusters:
+        raise ValueError(
+            f"features has {n_distinct} distinct row(s), fewer than n_clusters={n_clusters}: "
+            "cluster_border sampling needs features that separate the objects into clusters"
+        )
     km = KMeans(n_clusters=n_clusters, n_init=3, random_state=rng.randint(2**31 - 1))
     labels = km.fit_predict(features)
     groups = _members_by_label(labels)

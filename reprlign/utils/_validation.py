@@ -33,6 +33,8 @@ def check_features(X, *, name="X", allow_torch=True, dtype=None, min_samples=1):
     if is_torch(X):
         if not allow_torch:
             raise TypeError(f"{name} must be a numpy array, got a torch tensor")
+        if X.is_complex():
+            raise TypeError(f"{name} must hold real numbers, got complex dtype {X.dtype}")
         if X.ndim != 2:
             raise ValueError(f"{name} must be 2-D (n, d), got shape {tuple(X.shape)}")
         if not X.is_floating_point():
@@ -52,6 +54,8 @@ def check_features(X, *, name="X", allow_torch=True, dtype=None, min_samples=1):
         np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
     ):
         raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n, d), got shape {arr.shape}")
     if dtype is not None:

@@ -315,11 +315,11 @@ def test_bad_parameters_and_transform_width(toy):
 def test_synthetic_recovery_on_new_objects():
     """Held-out objects, all three folds: at the linear bound, about 2 points below the truth.
 
-    The issue's target: within 2 points of the ground-truth embedding on new objects. With
+    The target: within 2 points of the ground-truth embedding on new objects. With
     the features projected on their 16 leading principal components (fitted on the training
     objects) and a converged full-batch fit, the 3-fold mean gap is 1.91 points (per fold
     2.2, 2.6, 0.9); the Bayes-linear oracle (the true map and noise, which no fit knows)
-    is itself 1.78 points below the truth (benchmarks/recovery_align.py, RESULTS.md).
+    is itself 1.78 points below the truth (reproductions/recovery_align.py).
     Asserted with a little slack: mean gap <= 2.2 points, within 0.5 point of the oracle.
     (gLocal's settings with about 70 steps on the raw features: 3.55 points.)
     """

@@ -6,6 +6,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
+from sklearn.datasets import load_iris
+
+from reprlign import GrowingMLP, GrowingMLPRegressor
 from reprlign.growing._growers import (
     StepOptimizer,
     forward,
@@ -15,10 +19,6 @@ from reprlign.growing._growers import (
     relu_grad1,
     shortcut_gradient,
 )
-from sklearn.base import clone
-from sklearn.datasets import load_iris
-
-from reprlign import GrowingMLP, GrowingMLPRegressor
 
 
 @pytest.fixture(autouse=True)

@@ -4,11 +4,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from reprlign.oko._net import MLP, OKOHeads, OKONet, sample_sets
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
 
 from reprlign import OKOClassifier
+from reprlign.oko._net import MLP, OKOHeads, OKONet, sample_sets
 
 FAST = dict(hidden_layer_sizes=(16,), sets_per_epoch=128, max_epochs=20, lr=3e-2,
             early_stopping=False, random_state=0)

@@ -27,9 +27,11 @@ directions, so its columns span the whole output space and the gradient norm of
 the new weights equals random growth's in expectation. The second hidden layer
 gives GradMax 64 output directions to choose from.
 
-Run: ``python benchmarks/reproduce_gradmax.py [--seeds 5] [--growth-scale 0.5] [--vary-teacher]
+Run: ``python reproductions/reproduce_gradmax.py [--seeds 5] [--growth-scale 0.5] [--vary-teacher]
 [--skip-teacher-student] [--skip-digits] [--digits-protocol NAME ...] [--digits-seeds 10]
 [--digits-folds 5] [--growth-batch-size N]``
+
+Recorded results: ``docs/reproductions/growing.rst``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from _machine import describe  # noqa: E402
 
@@ -161,7 +163,7 @@ def report_teacher_student(rows, seeds):
 # Digits protocols. Every one grows the hidden layer 16 -> 64 in 4 events of 12 units
 # and trains the fixed 64-unit (and 16-unit) network for the same number of steps.
 # "hidden2" is the width of a second, fixed hidden layer after the grown one (None:
-# one hidden layer). All were run and reported in benchmarks/RESULTS.md.
+# one hidden layer). All are reported in docs/reproductions/growing.rst.
 DIGITS_PROTOCOLS = {
     "momentum": dict(lr=0.05, momentum=0.9, grow_every=100, max_epochs=40, hidden2=None),
     "sgd": dict(lr=0.1, momentum=0.0, grow_every=100, max_epochs=40, hidden2=None),
@@ -172,7 +174,7 @@ DIGITS_PROTOCOLS = {
     "sgd-early-2layer": dict(lr=0.1, momentum=0.0, grow_every=25, max_epochs=40, hidden2=64),
     "momentum-2layer": dict(lr=0.05, momentum=0.9, grow_every=100, max_epochs=40, hidden2=64),
 }
-# The issue's one-hidden-layer case and the two-layer case where GradMax is not degenerate.
+# The one-hidden-layer case and the two-layer case where GradMax is not degenerate.
 DEFAULT_DIGITS_PROTOCOLS = ("sgd-early", "sgd-early-2layer")
 
 

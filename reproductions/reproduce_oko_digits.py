@@ -1,6 +1,6 @@
 """Reproduce the OKO digits pilot: calibration and accuracy under heavy-tailed classes.
 
-Protocol (ALGORITHMS.md section 4; Muttenthaler et al., ICLR 2024): scikit-learn's
+Protocol (Muttenthaler et al., ICLR 2024; the user guide's OKO page): scikit-learn's
 digits (inputs scaled to [0, 1]), MLP 64-128-128-10 (ReLU), Adam lr 1e-3, batches
 of about 32 examples (OKO: 11 sets of 3), 5 seeds. Two settings:
 
@@ -26,7 +26,9 @@ ceil(n_train / 3) sets, so every method forwards about n_train examples per epoc
 Metrics on the test set: accuracy, balanced accuracy, top-label ECE (10 equal-width
 bins, count-weighted), NLL, Brier score, mean confidence.
 
-Run: ``flock /tmp/reprlign-bench.lock python benchmarks/reproduce_oko_digits.py``
+Run: ``flock /tmp/reprlign-bench.lock python reproductions/reproduce_oko_digits.py``
+
+Recorded results: ``docs/reproductions/oko.rst``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from _machine import describe  # noqa: E402
 

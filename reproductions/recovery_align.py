@@ -1,4 +1,4 @@
-"""Synthetic recovery of HumanAlignTransformer on new objects (issue 4's recovery target).
+"""Synthetic recovery of HumanAlignTransformer on new objects.
 
 Protocol (fixed): ``make_hierarchical_concepts(500, random_state=0)`` (a 16-d "human"
 embedding; the "model" features are ``human @ A + noise``, 64-d, noise sd 0.1); 50,000
@@ -28,9 +28,11 @@ Options: ``--grid`` adds a nested selection (``GridSearchCV`` over the PCA width
 and reg with ``TripletObjectKFold(3)`` inside each training fold); ``--curve`` the held-out
 accuracy against the number of sampled triplets (same object folds, same test triplets).
 
-Run: ``OMP_WAIT_POLICY=PASSIVE python benchmarks/recovery_align.py [--grid] [--curve]``
+Run: ``OMP_WAIT_POLICY=PASSIVE python reproductions/recovery_align.py [--grid] [--curve]``
 (about a minute without options on 2 shared cores; ``--grid`` adds a few minutes,
 ``--curve`` about ten).
+
+Recorded results: ``docs/reproductions/alignment.rst``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from _machine import describe  # noqa: E402
 
