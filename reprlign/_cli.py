@@ -176,13 +176,25 @@ def _add_align_parser(sub):
     p.add_argument("--method", default="glocal", choices=["glocal", "global", "naive"])
     p.add_argument("--reg", type=float, default=0.1, help="pull toward the original (lambda)")
     p.add_argument("--local-weight", type=float, default=0.1, help="gLocal alpha")
-    p.add_argument("--max-epochs", type=int, default=100)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--max-epochs", type=_auto(int), default="auto",
+                   help="passes over the triplets (default: auto, about 100 steps)")
+    p.add_argument("--lr", type=_auto(float), default="auto",
+                   help="learning rate (default: auto, from the batch size)")
+    p.add_argument("--batch-size", type=_auto(int), default="auto",
+                   help="triplets per step (default: auto, the whole set up to 2**20)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     p.set_defaults(func=_cmd_align)
+
+
+def _auto(kind):
+    """Argument type: the word ``auto`` (the estimator's own rule) or a number of ``kind``."""
+    def parse(text):
+        return "auto" if text == "auto" else kind(text)
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def _float_list(text):

@@ -27,10 +27,16 @@ from ..triplets import (
     validate_triplets,
 )
 from ..triplets.validation import check_distributions, odd_positions
-from ..utils._torch import draw_seed, get_device, to_numpy
+from ..utils._torch import draw_seed, get_device, limit_threads, to_numpy
 from ..utils._validation import check_features
 
 __all__ = ["HumanAlignTransformer"]
+
+# The "auto" settings (see HumanAlignTransformer._settings).
+_FULL_BATCH_MAX = 2**20
+_AUTO_STEPS = 100
+_AUTO_LR = 1e-2
+_SMALL_STEP = 5e8  # multiply-adds per step below which a fit runs on one thread
 
 
 class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -238,11 +244,11 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "local_features": ["array-like", None],
         "standardize": ["boolean"],
         "optimizer": [StrOptions({"adam", "sgd"})],
-        "lr": [Interval(Real, 0, None, closed="neither")],
+        "lr": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "lr_schedule": [StrOptions({"constant", "cosine"})],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "local_batch_size": [Interval(Integral, 2, None, closed="left")],
+        "max_epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
+        "local_batch_size": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -263,16 +269,16 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         local_weight=0.1,
         tau=1.0,
         temperature="fit",
-        bias=True,
+        bias=False,
         local_features=None,
         standardize=True,
         optimizer="adam",
-        lr=1e-3,
-        lr_schedule="constant",
-        max_epochs=100,
-        batch_size=256,
-        local_batch_size=1024,
-        early_stopping=True,
+        lr="auto",
+        lr_schedule="cosine",
+        max_epochs="auto",
+        batch_size="auto",
+        local_batch_size="auto",
+        early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=15,
         tol=1e-4,
@@ -375,17 +381,23 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         -------
         self : HumanAlignTransformer
         """
+        import torch
+
         device = get_device(self.device)
         table, t = self._check_X(X, fitting=True)
         self._fitted_on_table = np.asarray(X).ndim == 2
         targets, hard = self._check_y(y, t.shape[0])
         weights = None
-        if hard:
-            unique, proba, counts = aggregate_triplets(t, targets.argmax(axis=1))
-            if len(unique) < len(t):  # pool repeats: same loss, fewer rows
+        if hard:  # pool repeats: same loss, fewer rows; then every row is its own group
+            unique, proba, counts, groups = aggregate_triplets(t, targets.argmax(axis=1),
+                                                               return_inverse=True)
+            if len(unique) < len(t):
                 t, targets, weights = unique, proba, counts.sum(axis=1).astype(np.float64)
+                groups = np.arange(len(t))
+        else:
+            groups = triplet_groups(t)
         rng = check_random_state(self.random_state)
-        train, val = self._split(t, targets, weights, rng)
+        train, val = self._split(t, targets, weights, groups, rng)
 
         self.mean_, self.scale_ = 0.0, 1.0
         if self.standardize:
@@ -397,9 +409,24 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             if pool.shape[1] != table.shape[1]:
                 raise ValueError(f"local_features has {pool.shape[1]} columns but the features "
                                  f"have {table.shape[1]}")
-        net = self._build_net(self._standardized(table), self._standardized(pool),
-                              len(train[0]), val, device, rng)
-        net.fit(_triplet_data(train, device))
+        Xs = self._standardized(table)
+        pool = Xs if pool is None else self._standardized(pool)
+        # Only the objects the triplets use are transformed while training.
+        train, val, used = _used_objects(train, val, table.shape[0])
+        settings = self._settings(len(train[0]), len(used), table.shape[1], len(pool))
+        self.batch_size_, self.lr_ = settings["batch_size"], settings["lr"]
+        net = self._build_net(Xs[used], pool, val, settings, device, rng)
+        train_data = _triplet_data(train, device)
+        with limit_threads(settings["threads"]):
+            net.fit(train_data)
+            if self.temperature == "fit":  # on triplets held out from training when there are
+                fit_part = train if val is None else val
+                with torch.no_grad():
+                    triplets = torch.as_tensor(fit_part[0], device=device)
+                    s = net.module_(triplets).cpu().numpy().astype(np.float64)
+                self.temperature_ = fit_temperature(s, fit_part[1], fit_part[2])
+            else:
+                self.temperature_ = float(self.temperature)
 
         module = net.module_
         self.W_ = module.W.detach().cpu().numpy()
@@ -412,18 +439,13 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         ]
         self.n_epochs_ = len(net.history)
         self.best_epoch_ = self.n_epochs_
-        if val is not None:  # early stopping restored the parameters of its best epoch
+        if self.early_stopping:  # early stopping restored the parameters of its best epoch
             self.best_epoch_ = int(dict(net.callbacks_)["early_stopping"].best_epoch_)
         self.features_ = table
         self.n_features_in_ = table.shape[1]
         self._n_features_out = table.shape[1]
         self.n_triplets_ = len(t)
         self.embedding_ = self.transform(table)
-        if self.temperature == "fit":
-            s = triplet_similarities(self.embedding_, train[0])
-            self.temperature_ = fit_temperature(s, train[1], train[2])
-        else:
-            self.temperature_ = float(self.temperature)
         return self
 
     def _standardized(self, F):
@@ -431,7 +453,44 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             return None
         return ((F - self.mean_) / self.scale_).astype(np.float32)
 
-    def _build_net(self, Xs, pool, n_train, val, device, rng):
+    def _settings(self, n_train, n_objects, d, n_pool):
+        """Batch size, epochs, learning rate, pool rows per step and threads of this fit.
+
+        The ``"auto"`` rules: full batch up to ``2**20`` triplets; epochs for about
+        100 optimiser steps; Adam's rate ``1e-2`` at full batch, scaled by
+        ``sqrt(batch / n_train)`` for smaller batches (more steps, more noise);
+        1,024 pool rows per step (gLocal's) with minibatches of up to 1,024
+        triplets and 256 with larger or full batches; one thread when a step is
+        small.
+        """
+        if self.batch_size is None:
+            batch_size = n_train
+        elif self.batch_size == "auto":
+            batch_size = min(n_train, _FULL_BATCH_MAX)
+        else:
+            batch_size = min(self.batch_size, n_train)
+        steps = -(-n_train // batch_size)  # per epoch
+        max_epochs = self.max_epochs
+        if max_epochs == "auto":
+            max_epochs = max(1, -(-_AUTO_STEPS // steps))
+        lr = self.lr
+        if lr == "auto":
+            lr = _AUTO_LR * (batch_size / n_train) ** 0.5
+        local_batch_size = self.local_batch_size
+        if local_batch_size == "auto":
+            local_batch_size = 1024 if batch_size <= 1024 and batch_size < n_train else 256
+        local_batch_size = min(local_batch_size, n_pool)
+        # Multiply-adds of one step: the transform of the batch's objects, its Gram matrix
+        # when the similarities come from it, and the local term.
+        k = min(n_objects, 3 * batch_size)
+        work = k * d * d + (k * k * d if k * k <= 400 * batch_size else 0)
+        if self.method == "glocal" and self.local_weight > 0:
+            work += local_batch_size * d * (d + local_batch_size)
+        return {"batch_size": batch_size, "max_epochs": max_epochs, "lr": float(lr),
+                "local_batch_size": local_batch_size, "steps": steps,
+                "threads": 1 if work < _SMALL_STEP else None}
+
+    def _build_net(self, Xs, pool, val, settings, device, rng):
         """The skorch net that trains the transform, configured from this estimator's parameters."""
         import torch
         from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler
@@ -443,17 +502,16 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         init_scale = self.init_scale
         if init_scale == "auto":
             init_scale = 1e-3 if naive else Xs.shape[1] ** -0.5
-        batch_size = n_train if self.batch_size is None else min(self.batch_size, n_train)
         module_seed, batch_seed, local_seed = (draw_seed(rng) for _ in range(3))
         sink = print if self.verbose else _silent
         callbacks = []
-        if val is not None:
+        if self.early_stopping:
             callbacks.append(("early_stopping", EarlyStopping(
                 patience=self.n_iter_no_change, threshold=self.tol, threshold_mode="abs",
                 load_best=True, sink=sink)))
         if self.lr_schedule == "cosine":  # to 0 over the planned steps (early stopping may cut it)
             callbacks.append(("lr_scheduler", LRScheduler(
-                "CosineAnnealingLR", T_max=self.max_epochs * -(-n_train // batch_size),
+                "CosineAnnealingLR", T_max=settings["max_epochs"] * settings["steps"],
                 step_every="batch", event_name=None)))
         if self.clip_grad is not None:
             callbacks.append(("gradient_clipping", GradientNormClipping(self.clip_grad)))
@@ -461,9 +519,9 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         local = {}
         if local_weight > 0:
             local = dict(local_criterion=LocalStructureLoss,
-                         local_criterion__pool=torch.as_tensor(Xs if pool is None else pool),
+                         local_criterion__pool=torch.as_tensor(pool),
                          local_criterion__tau=self.tau,
-                         local_criterion__batch_size=self.local_batch_size,
+                         local_criterion__batch_size=settings["local_batch_size"],
                          local_criterion__seed=local_seed)
         return HumanAlignNet(
             TripletTransform,
@@ -478,35 +536,43 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             local_weight=local_weight,
             **local,
             optimizer={"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[self.optimizer],
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=batch_size,
+            lr=settings["lr"],
+            max_epochs=settings["max_epochs"],
+            batch_size=settings["batch_size"],
             iterator_train=TripletBatches,
             iterator_train__shuffle=True,
             iterator_train__generator=torch.Generator().manual_seed(batch_seed),
             iterator_valid=TripletBatches,
             iterator_valid__batch_size=-1,
-            train_split=None if val is None else predefined_split(_triplet_data(val, device)),
+            train_split=(predefined_split(_triplet_data(val, device)) if self.early_stopping
+                         else None),
             callbacks=callbacks,
             device=device,
             verbose=self.verbose,
         )
 
-    def _split(self, t, targets, weights, rng):
-        """Training and early-stopping parts, repeats of a triplet kept together."""
-        if not self.early_stopping:
+    def _split(self, t, targets, weights, groups, rng):
+        """Training and held-out parts, repeats of a triplet (``groups``) kept together.
+
+        The held-out part serves early stopping and the temperature fit; without
+        early stopping, triplets too few to spare one leave it empty (None) and
+        the temperature is fitted on the training triplets.
+        """
+        if not (self.early_stopping or self.temperature == "fit"):
             return (t, targets, weights), None
-        groups = triplet_groups(t)
         n_groups = groups.max() + 1
         n_val = int(round(self.validation_fraction * n_groups))
         if n_val < 1 or n_val >= n_groups:
+            if not self.early_stopping:
+                return (t, targets, weights), None
             raise ValueError(
                 f"early_stopping needs at least 2 distinct triplets on both sides; with "
                 f"{n_groups} distinct triplets and validation_fraction="
                 f"{self.validation_fraction} set early_stopping=False"
             )
-        val_groups = rng.permutation(n_groups)[:n_val]
-        is_val = np.isin(groups, val_groups)
+        is_val = np.zeros(n_groups, dtype=bool)
+        is_val[rng.permutation(n_groups)[:n_val]] = True
+        is_val = is_val[groups]
 
         def part(mask):
             return t[mask], targets[mask], None if weights is None else weights[mask]
@@ -629,6 +695,19 @@ class _Summary:
 
     def __repr__(self):
         return self.text
+
+
+def _used_objects(train, val, n_objects):
+    """Triplet parts re-indexed into the objects they use, and those objects' indices."""
+    parts = [train] if val is None else [train, val]
+    counts = sum(np.bincount(p[0].ravel(), minlength=n_objects) for p in parts)
+    used = np.flatnonzero(counts)
+    if len(used) == n_objects:
+        return train, val, used
+    index = np.zeros(n_objects, dtype=np.int64)
+    index[used] = np.arange(len(used))
+    train, *val = [(index[t], y, w) for t, y, w in parts]
+    return train, (val[0] if val else None), used
 
 
 def _silent(*args, **kwargs):

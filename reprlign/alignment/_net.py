@@ -129,6 +129,13 @@ class LocalStructureLoss(torch.nn.Module):
     soft-label cross-entropy. When ``batch_size`` covers the pool, the whole pool
     is used every call, without drawing.
 
+    Exact, computed faster: the teacher side is constant, so its cosine matrix
+    over a pool of up to ``cache_limit`` rows is computed once and each call
+    gathers the drawn rows' block (when the batch covers the pool, the targets
+    themselves are computed once); the diagonal is left out through a
+    log-sum-exp over the other entries instead of gathering ``B * (B - 1)``
+    entries of both matrices.
+
     Parameters
     ----------
     pool : torch.Tensor of shape (n_pool, d)
@@ -136,37 +143,52 @@ class LocalStructureLoss(torch.nn.Module):
     batch_size : int
     seed : int
         Seeds the draws of pool rows.
+    cache_limit : int, default=4096
+        Largest pool whose teacher cosine matrix is kept (``cache_limit ** 2``
+        floats).
     """
 
-    def __init__(self, pool, *, tau=1.0, batch_size=1024, seed=0):
+    def __init__(self, pool, *, tau=1.0, batch_size=1024, seed=0, cache_limit=4096):
         super().__init__()
         self.register_buffer("pool", pool, persistent=False)
-        self.register_buffer("teacher", torch.nn.functional.normalize(pool, dim=1),
-                             persistent=False)
+        teacher = torch.nn.functional.normalize(pool, dim=1)
+        if pool.shape[0] <= cache_limit:
+            teacher = teacher @ teacher.T
+        self.register_buffer("teacher", teacher, persistent=False)
         self.tau = float(tau)
         self.batch_size = min(int(batch_size), pool.shape[0])
         self.generator = torch.Generator().manual_seed(int(seed))
+        self._targets = None  # the targets when every call uses the whole pool
 
-    def _draw(self):
-        n = self.pool.shape[0]
-        if self.batch_size >= n:
-            return self.pool, self.teacher
-        idx = torch.randperm(n, generator=self.generator)[: self.batch_size]
-        idx = idx.to(self.pool.device)
-        return self.pool.index_select(0, idx), self.teacher.index_select(0, idx)
+    def _teacher_targets(self, idx):
+        """Row-wise ``softmax(S_teacher / tau)`` with the diagonal left out (0 there)."""
+        T = self.teacher
+        if T.shape[0] == T.shape[1] == self.pool.shape[0]:  # the cached cosine matrix
+            S = T if idx is None else T.index_select(0, idx).index_select(1, idx)
+        else:
+            T = T if idx is None else T.index_select(0, idx)
+            S = T @ T.T
+        diag = torch.eye(S.shape[0], dtype=torch.bool, device=S.device)
+        return (S / self.tau).masked_fill_(diag, float("-inf")).softmax(dim=1)
 
     def forward(self, transform):
         """The loss for the module's ``transform`` (a callable ``(B, d) -> (B, d)``)."""
-        P, T = self._draw()
+        n = self.pool.shape[0]
+        if self.batch_size >= n:
+            P = self.pool
+            if self._targets is None or self._targets.device != P.device:
+                self._targets = self._teacher_targets(None)
+            target = self._targets
+        else:
+            idx = torch.randperm(n, generator=self.generator)[: self.batch_size]
+            idx = idx.to(self.pool.device)
+            P, target = self.pool.index_select(0, idx), self._teacher_targets(idx)
         Zs = torch.nn.functional.normalize(transform(P), dim=1)
-        B = P.shape[0]
-        diag = torch.eye(B, dtype=torch.bool, device=P.device)
-        with torch.no_grad():  # the teacher's rows: softmax with the diagonal left out
-            target = ((T @ T.T) / self.tau).masked_fill_(diag, float("-inf")).softmax(dim=1)
         S = (Zs @ Zs.T) / self.tau
-        # Cross-entropy over the off-diagonal entries: logsumexp without the diagonal minus
-        # the target-weighted logits (the target is 0 on the diagonal). Equal to masking the
-        # diagonal out of both matrices, without gathering B * (B - 1) entries.
+        # Cross-entropy over the off-diagonal entries: log-sum-exp without the diagonal minus
+        # the target-weighted logits (the target is 0 on the diagonal). Equal to removing the
+        # diagonal from both matrices, without gathering B * (B - 1) entries.
+        diag = torch.eye(S.shape[0], dtype=torch.bool, device=S.device)
         lse = torch.logsumexp(S.masked_fill(diag, float("-inf")), dim=1)
         return (lse - (target * S).sum(dim=1)).mean()
 

@@ -62,6 +62,29 @@ def log_epoch(estimator, epoch, **values):
     print(f"{type(estimator).__name__} epoch {epoch}: {parts}", flush=True)
 
 
+@contextlib.contextmanager
+def limit_threads(n):
+    """Run the block on at most ``n`` torch and BLAS/OpenMP threads (``None``: unchanged).
+
+    Small torch fits gain nothing from several threads, and their OpenMP threads
+    spin against other work (parallel grid-search fits, other jobs on the same
+    cores); torch's thread count and threadpoolctl's limits are restored after.
+    """
+    if n is None:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(min(n, before))
+    try:
+        with threadpool_limits(limits=n):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def draw_seed(random_state):
     """Draw one int seed in ``[0, 2**31 - 1)`` from ``random_state`` (int, None or RandomState)."""
     from sklearn.utils import check_random_state

@@ -23,8 +23,9 @@ from reprlign.triplets import (
     triplet_similarities,
 )
 
+# Fixed settings (the tests predate the "auto" defaults: constant rate, bias on).
 FAST = dict(max_epochs=8, batch_size=512, early_stopping=False, local_batch_size=64, lr=1e-2,
-            random_state=0)
+            lr_schedule="constant", bias=True, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +104,9 @@ def test_repeats_are_pooled_without_changing_the_fit(toy):
 
 def test_triplet_features_input_matches_index_input(toy):
     data, X = toy
-    # Full batch: the pooled rows are ordered by object index, which differs between the two.
-    kw = dict(method="global", **{**FAST, "batch_size": None})
+    # Full batch: the pooled rows are ordered by object index, which differs between the two;
+    # so does the share of triplets a fitted temperature holds out: fix the temperature.
+    kw = dict(method="global", **{**FAST, "batch_size": None, "temperature": 1.0})
     by_index = HumanAlignTransformer(data.model, **kw).fit(X)
     by_value = HumanAlignTransformer(**kw).fit(data.model[X])
     np.testing.assert_allclose(by_index.W_, by_value.W_, rtol=1e-3, atol=1e-5)
@@ -177,12 +179,24 @@ def test_loss_terms_match_their_definitions():
 
     g = torch.Generator().manual_seed(0)
     P, W, b = torch.randn(40, 6, generator=g), torch.randn(6, 6, generator=g), torch.randn(6)
-    loss = LocalStructureLoss(P, tau=0.5, batch_size=64)(lambda X: X @ W + b)
-    off = ~torch.eye(40, dtype=torch.bool)
-    T, S = normalize(P, dim=1), normalize(P @ W + b, dim=1)
-    target = ((T @ T.T)[off].view(40, 39) / 0.5).softmax(dim=1)
-    expected = -(target * ((S @ S.T)[off].view(40, 39) / 0.5).log_softmax(dim=1)).sum(1).mean()
-    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+    def glocal(rows):  # the diagonal removed from both cosine matrices, as gLocal's code does
+        B = len(rows)
+        off = ~torch.eye(B, dtype=torch.bool)
+        T, S = normalize(P[rows], dim=1), normalize(P[rows] @ W + b, dim=1)
+        target = ((T @ T.T)[off].view(B, B - 1) / 0.5).softmax(dim=1)
+        return -(target * ((S @ S.T)[off].view(B, B - 1) / 0.5).log_softmax(dim=1)).sum(1).mean()
+
+    # The whole pool (targets cached: twice), drawn rows from the cached teacher matrix, and
+    # drawn rows without it.
+    whole = LocalStructureLoss(P, tau=0.5, batch_size=64)
+    for _ in range(2):
+        assert whole(lambda X: X @ W + b).item() == pytest.approx(glocal(torch.arange(40)).item(),
+                                                                  rel=1e-5)
+    rows = torch.randperm(40, generator=torch.Generator().manual_seed(3))[:20]
+    for cache_limit in (4096, 0):
+        drawn = LocalStructureLoss(P, tau=0.5, batch_size=20, seed=3, cache_limit=cache_limit)
+        assert drawn(lambda X: X @ W + b).item() == pytest.approx(glocal(rows).item(), rel=1e-5)
 
     module = TripletTransform(P)
     with torch.no_grad():
@@ -239,7 +253,8 @@ def test_pickle_clone_and_verbose(toy, capsys):
 def test_early_stopping_keeps_the_best_epoch(toy):
     data, X = toy
     est = HumanAlignTransformer(data.model, reg=0.0, lr=0.05, max_epochs=30, n_iter_no_change=3,
-                                batch_size=256, random_state=0).fit(X)
+                                batch_size=256, early_stopping=True, lr_schedule="constant",
+                                bias=True, random_state=0).fit(X)
     val = [h["val_loss"] for h in est.history_]
     assert est.best_epoch_ == int(np.argmin(val)) + 1
     assert est.n_epochs_ <= est.best_epoch_ + 3
@@ -249,7 +264,7 @@ def test_cosine_schedule_anneals_the_learning_rate(toy):
     data, X = toy
     kw = dict(method="global", **{**FAST, "lr": 0.05, "max_epochs": 6})
     const = HumanAlignTransformer(data.model, **kw).fit(X)
-    cos = HumanAlignTransformer(data.model, lr_schedule="cosine", **kw).fit(X)
+    cos = HumanAlignTransformer(data.model, **{**kw, "lr_schedule": "cosine"}).fit(X)
     # Same first epoch (the schedule starts at lr), different end point, both aligned.
     one = HumanAlignTransformer(data.model, **{**kw, "max_epochs": 1}).fit(X)
     assert cos.history_[0]["loss"] == pytest.approx(one.history_[0]["loss"], rel=0.05)
@@ -269,6 +284,49 @@ def test_repr_summarises_arrays(toy):
     assert text == ("HumanAlignTransformer(features=<ndarray (90, 12) float64>, "
                     "local_features=<ndarray (5, 12) float64>, reg=1.0)")
     assert repr(HumanAlignTransformer()) == "HumanAlignTransformer()"
+
+
+def test_auto_settings_follow_the_data(toy, monkeypatch):
+    import torch
+
+    import reprlign.alignment._human_align as module
+
+    data, X = toy
+    threads = []
+    real = module.limit_threads
+    monkeypatch.setattr(module, "limit_threads", lambda n: threads.append(n) or real(n))
+    before = torch.get_num_threads()
+    full = HumanAlignTransformer(data.model, method="global", random_state=0).fit(X)
+    # Full batch, about 100 steps, Adam's rate 1e-2; a small problem runs on one thread.
+    # (a tenth of the triplets is held out to fit the temperature)
+    n_train = full.n_triplets_ - round(0.1 * full.n_triplets_)
+    assert full.batch_size_ == n_train and full.n_epochs_ == 100 and full.lr_ == 1e-2
+    assert threads == [1] and torch.get_num_threads() == before
+    assert full.score(X) > odd_one_out_accuracy(data.model, X) + 0.05
+    mini = HumanAlignTransformer(data.model, method="global", batch_size=256, random_state=0)
+    mini.fit(X)
+    steps = -(-n_train // 256)  # per epoch
+    assert mini.n_epochs_ == -(-100 // steps)
+    assert mini.lr_ == pytest.approx(1e-2 * (256 / n_train) ** 0.5)
+
+
+def test_limit_threads_restores_the_thread_count():
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from reprlign.utils._torch import limit_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with limit_threads(1):
+            assert torch.get_num_threads() == 1
+            assert all(lib["num_threads"] == 1 for lib in threadpool_info())
+        assert torch.get_num_threads() == 2
+        with limit_threads(None):
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_fit_transform_is_refused_with_a_reason(toy):
@@ -336,7 +394,7 @@ def test_synthetic_recovery_on_new_objects():
     for train, test in TripletObjectKFold(3, shuffle=True, random_state=0).split(X):
         F = PCA(16).fit(M[np.unique(X[train])]).transform(M)
         est = HumanAlignTransformer(F, method="global", reg=0.0, lr=3e-2, batch_size=None,
-                                    lr_schedule="cosine", max_epochs=300,
+                                    lr_schedule="cosine", max_epochs=300, bias=True,
                                     early_stopping=False, random_state=0).fit(X[train])
         fitted.append(est.score(X[test]))
         truth.append(odd_one_out_accuracy(H, X[test]))
