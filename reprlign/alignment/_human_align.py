@@ -79,12 +79,15 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Softmax temperature of the triplet choice distribution. A float is
         used in training and prediction. ``"fit"`` trains at temperature 1
         (as gLocal does) and then fits ``temperature_`` so that the model's
-        choice distributions on the training triplets match the training
-        targets (minimum KL for soft targets; minimum cross-entropy, i.e.
-        calibration, for hard ones): AligNet's fit to human uncertainty.
-        Accuracy does not depend on it.
-    bias : bool, default=True
-        Learn an offset ``b`` (not regularised).
+        choice distributions match the targets (minimum KL for soft targets;
+        minimum cross-entropy, i.e. calibration, for hard ones), AligNet's fit
+        to human uncertainty, on a held-out share (``validation_fraction``) of
+        the training triplets that the transform is not trained on (on the
+        training triplets when they are too few to spare one). Accuracy does
+        not depend on it.
+    bias : bool, default=False
+        Learn an offset ``b`` (not regularised). Off by default, as in gLocal's
+        code: on few triplets an unpenalised offset overfits converged fits.
     local_features : array-like of shape (n_pool, d), default=None
         Unlabeled pool for the local term (ImageNet features in the paper);
         None uses the object table.
@@ -94,25 +97,34 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         stored and applied to new features.
     optimizer : {"adam", "sgd"}, default="adam"
         Optimiser of ``W`` and ``b``.
-    lr : float, default=1e-3
-        Learning rate.
-    lr_schedule : {"constant", "cosine"}, default="constant"
+    lr : "auto" or float, default="auto"
+        Learning rate. ``"auto"``: ``1e-2`` at full batch, times
+        ``sqrt(batch_size / n_train)`` for smaller batches (more, noisier
+        steps); tuned for Adam.
+    lr_schedule : {"constant", "cosine"}, default="cosine"
         ``"cosine"`` anneals the learning rate to 0 over ``max_epochs`` (our
-        addition; with large batches and few steps it converges much further:
+        addition: the fit converges instead of wandering at a constant rate;
         see :ref:`performance_alignment`).
-    max_epochs : int, default=100
-        Passes over the training triplets.
-    batch_size : int or None, default=256
-        Triplets per step; None is full-batch. Large batches are cheap here
-        (see Notes): for millions of triplets use tens of thousands per step.
-    local_batch_size : int, default=1024
-        Unlabeled features per step for the local term.
-    early_stopping : bool, default=True
+    max_epochs : "auto" or int, default="auto"
+        Passes over the training triplets. ``"auto"``: enough for about 100
+        optimiser steps (100 epochs at full batch, at least one).
+    batch_size : "auto", int or None, default="auto"
+        Triplets per step; None is full-batch. ``"auto"``: full batch up to
+        ``2**20`` triplets (a step costs about the same for any batch size,
+        see Notes), batches of ``2**20`` beyond.
+    local_batch_size : "auto" or int, default="auto"
+        Unlabeled features per step for the local term. ``"auto"``: 1,024
+        (gLocal's) with minibatches of up to 1,024 triplets, 256 with larger
+        or full batches, where the many triplets per step make a smaller pool
+        batch enough (see the user guide for its measured effect).
+    early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training triplets (repeats of
         a triplet kept together), stop when their loss has not improved for
-        ``n_iter_no_change`` epochs and restore the best parameters.
+        ``n_iter_no_change`` epochs and restore the best parameters. Off by
+        default: fits converge and ``reg`` regularises.
     validation_fraction : float, default=0.1
-        Share of training triplets held out for early stopping.
+        Share of training triplets held out (repeats kept together) for early
+        stopping and for fitting the temperature.
     n_iter_no_change : int, default=15
         Patience of early stopping, in epochs.
     tol : float, default=1e-4
@@ -130,8 +142,8 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     device : str or torch.device, default="cpu"
         Where training runs; fitted attributes are numpy arrays in any case.
     random_state : int, RandomState or None, default=None
-        Seeds the validation split, the batch order, the local batches and
-        the naive initialisation.
+        Seeds the held-out split, the batch order, the local batches and the
+        naive initialisation.
     verbose : int, default=0
         Print skorch's training table: one row per epoch with the training
         loss, the validation loss (with early stopping) and the seconds.
@@ -153,11 +165,16 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     n_features_in_ : int
         ``d``, the width of the features :meth:`transform` accepts.
     n_triplets_ : int
-        Training rows after repeats were pooled (see Notes).
+        Distinct training triplets (repeats of a triplet count once; with
+        many repeats they are pooled into one row each, see Notes).
     history_ : list of dict
         Per epoch: ``loss`` (training), ``val_loss`` (with early stopping), ``time``.
     n_epochs_, best_epoch_ : int
         Epochs run, and the epoch whose parameters were kept.
+    batch_size_ : int
+        Triplets per step used (``batch_size`` resolved).
+    lr_ : float
+        Learning rate used (``lr`` resolved).
 
     See Also
     --------
@@ -178,22 +195,26 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     shape (m, 3) (human repeats or a teacher's ``predict_proba``: AligNet's
     soft-label distillation; the soft cross-entropy equals KL + a constant).
 
-    Deviations and choices of ours: repeated triplets with hard labels are
-    pooled into one row with its human choice distribution, weighted by the
-    number of responses (the loss is the same mean over responses, computed
-    faster); the local teacher is the standardised features L2-normalised;
-    defaults keep gLocal's (Adam, lr 1e-3, lambda 0.1, alpha 0.1, tau 1, 256
-    triplets and 1024 local features per step, 100 epochs, patience 15,
-    clipping 1.0) except two: early stopping monitors the loss on a held-out
-    share of the training triplets, and ``W`` starts at ``I / sqrt(d)``
-    instead of ``1e-3 I``. With ``1e-3 I`` the similarities start near zero, the
-    global loss's gradient (proportional to ``W``) is swamped by the penalty,
-    and on small data sets (the 1,000 THINGS noise-ceiling triplets) a large
-    ``reg`` then shrinks ``W`` toward zero instead of aligning it: held-out
-    accuracy fell to 0.43 at ``reg=10`` against 0.46 with ``I / sqrt(d)``.
-    gLocal selected hyper-parameters by held-out cross-entropy; :meth:`score`
-    is accuracy (pass a scorer built on :meth:`predict_proba` to
-    ``GridSearchCV(scoring=...)`` to select by likelihood).
+    Deviations and choices of ours: when repeats make up more than a tenth of
+    the rows, repeated triplets with hard labels are pooled into one row with
+    its human choice distribution, weighted by the number of responses (the
+    loss is the same mean over responses, computed faster); the local teacher is the standardised features L2-normalised;
+    ``W`` starts at ``I / sqrt(d)`` instead of ``1e-3 I``. The defaults differ
+    from gLocal's optimiser settings (Adam at a constant 1e-3, 256 triplets
+    and 1,024 local features per step, early stopping with patience 15): each
+    fit runs about 100 full-batch Adam steps with a cosine schedule to
+    convergence, so that ``reg`` alone decides how far the transform moves
+    from the original features and held-out accuracy has a clear optimum in
+    ``reg``; with gLocal's settings on few triplets the validation loss rose
+    after the first full-batch step (Adam's first steps move every entry of
+    ``W`` by about the learning rate) and early stopping did the
+    regularising. At gLocal's batch of 256 its constant rate is too large for
+    the noise of small batches: ``lr="auto"`` scales the rate down with the
+    batch. Small fits run on one torch and BLAS thread. gLocal selected
+    hyper-parameters by held-out cross-entropy; :meth:`score` is accuracy
+    (pass a scorer built on :meth:`predict_proba` to
+    ``GridSearchCV(scoring=...)`` to select by likelihood). See the user
+    guide for the measurements behind each choice.
 
     Training runs on skorch: the transform is a torch module whose forward
     pass gives a batch's triplet similarities, trained by a
@@ -387,15 +408,12 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         table, t = self._check_X(X, fitting=True)
         self._fitted_on_table = np.asarray(X).ndim == 2
         targets, hard = self._check_y(y, t.shape[0])
-        weights = None
-        if hard:  # pool repeats: same loss, fewer rows; then every row is its own group
-            unique, proba, counts, groups = aggregate_triplets(t, targets.argmax(axis=1),
-                                                               return_inverse=True)
-            if len(unique) < len(t):
-                t, targets, weights = unique, proba, counts.sum(axis=1).astype(np.float64)
-                groups = np.arange(len(t))
-        else:
-            groups = triplet_groups(t)
+        weights, groups = None, triplet_groups(t)
+        if hard and groups.max() + 1 < 0.9 * len(t):
+            # Many repeats: pool them into rows with their choice distributions, weighted by
+            # their numbers of responses (the same loss on fewer rows).
+            t, targets, counts = aggregate_triplets(t, targets.argmax(axis=1))
+            weights, groups = counts.sum(axis=1).astype(np.float64), np.arange(len(t))
         rng = check_random_state(self.random_state)
         train, val = self._split(t, targets, weights, groups, rng)
 
@@ -444,7 +462,7 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.features_ = table
         self.n_features_in_ = table.shape[1]
         self._n_features_out = table.shape[1]
-        self.n_triplets_ = len(t)
+        self.n_triplets_ = int(groups.max()) + 1
         self.embedding_ = self.transform(table)
         return self
 
