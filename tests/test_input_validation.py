@@ -69,3 +69,48 @@ def test_cluster_border_accepts_tensor_features():
     from_torch = sample_triplets(40, 50, method="cluster_border", features=torch.as_tensor(F),
                                  random_state=0)
     np.testing.assert_array_equal(from_numpy, from_torch)
+
+
+class TestFitTemperature:
+    @pytest.fixture
+    def sp(self):
+        rng = np.random.RandomState(0)
+        return rng.randn(20, 3), rng.dirichlet(np.ones(3), 20)
+
+    @pytest.mark.parametrize("bad", [np.nan, np.inf])
+    def test_non_finite_similarities(self, sp, bad):
+        from reprlign.triplets import fit_temperature
+
+        s, p = sp
+        s[3, 1] = bad
+        with pytest.raises(ValueError, match="similarities contains NaN or infinite"):
+            fit_temperature(s, p)
+
+    def test_equal_similarities_have_no_temperature(self, sp):
+        from reprlign.triplets import fit_temperature
+
+        with pytest.raises(ValueError, match="equal within every row"):
+            fit_temperature(np.zeros((20, 3)), sp[1])
+
+    @pytest.mark.parametrize("w", [-np.ones(20), np.zeros(20), np.ones(5)])
+    def test_bad_weights(self, sp, w):
+        from reprlign.triplets import fit_temperature
+
+        with pytest.raises(ValueError, match="weights"):
+            fit_temperature(*sp, w)
+
+    @pytest.mark.parametrize("bounds", [(10, 1), (0, 1), (1, np.inf), "ab"])
+    def test_bad_bounds(self, sp, bounds):
+        from reprlign.triplets import fit_temperature
+
+        with pytest.raises(ValueError, match="bounds"):
+            fit_temperature(*sp, bounds=bounds)
+
+    def test_result_at_a_bound_warns(self):
+        from reprlign.triplets import fit_temperature
+
+        # Targets sharper than any temperature in the interval can make them.
+        s = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+        p = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+        with pytest.warns(RuntimeWarning, match="edge of bounds"):
+            fit_temperature(s, p, bounds=(0.5, 2.0))

@@ -80,3 +80,19 @@ def test_splitters_work_as_cv_argument():
     assert (new_objects == 0).all()  # test objects never appear in training
     repeats = cross_val_score(_Majority(), X, cv=TripletGroupKFold(3))
     assert (repeats > 0.9).all()
+
+
+def test_splitters_are_sklearn_cross_validators():
+    from sklearn.model_selection import BaseCrossValidator, check_cv
+
+    X = sample_triplets(30, 600, random_state=0)
+    for cls in (TripletGroupKFold, TripletObjectKFold):
+        cv = cls(4, shuffle=True, random_state=3)
+        assert isinstance(cv, BaseCrossValidator) and check_cv(cv) is cv
+        assert cv.get_n_splits() == cv.get_n_splits(X) == 4
+        assert repr(cv) == f"{cls.__name__}(n_splits=4, random_state=3, shuffle=True)"
+        assert len(list(cv.split(X))) == 4
+    # groups is ignored: the repeats are read off X
+    a = [t.tolist() for _, t in TripletGroupKFold(3).split(X)]
+    b = [t.tolist() for _, t in TripletGroupKFold(3).split(X, groups=np.arange(len(X)))]
+    assert a == b

@@ -17,7 +17,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..triplets import (
-    aggregate_triplets,
     choice_probabilities,
     fit_temperature,
     odd_one_out_accuracy,
@@ -26,9 +25,10 @@ from ..triplets import (
     triplet_similarities,
     validate_triplets,
 )
-from ..triplets.validation import check_distributions, odd_positions
+from ..triplets.validation import check_targets
 from ..utils._torch import draw_seed, get_device, limit_threads, to_numpy
 from ..utils._validation import check_features
+from ._common import pool_repeats, silent, split_held_out
 
 __all__ = ["HumanAlignTransformer"]
 
@@ -198,7 +198,8 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     Deviations and choices of ours: when repeats make up more than a tenth of
     the rows, repeated triplets with hard labels are pooled into one row with
     its human choice distribution, weighted by the number of responses (the
-    loss is the same mean over responses, computed faster); the local teacher is the standardised features L2-normalised;
+    loss is the same mean over responses, computed faster); the local teacher
+    is the standardised features, L2-normalised;
     ``W`` starts at ``I / sqrt(d)`` instead of ``1e-3 I``. The defaults differ
     from gLocal's optimiser settings (Adam at a constant 1e-3, 256 triplets
     and 1,024 local features per step, early stopping with patience 15): each
@@ -367,20 +368,6 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             table = self.features_
         return table, validate_triplets(X, table.shape[0], name="X")
 
-    @staticmethod
-    def _check_y(y, m):
-        """Targets as (m, 3) distributions and whether they were hard labels."""
-        if y is None:
-            return np.tile(np.array([0.0, 0.0, 1.0]), (m, 1)), True
-        y_arr = to_numpy(y)
-        if y_arr.ndim == 2:
-            if y_arr.shape != (m, 3):
-                raise ValueError(f"y as choice distributions must have shape ({m}, 3), "
-                                 f"got {y_arr.shape}")
-            return check_distributions(y_arr, "y"), False
-        pos = odd_positions(y_arr, m, name="y")
-        return np.eye(3)[pos], True
-
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -407,13 +394,13 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         device = get_device(self.device)
         table, t = self._check_X(X, fitting=True)
         self._fitted_on_table = np.asarray(X).ndim == 2
-        targets, hard = self._check_y(y, t.shape[0])
+        targets, hard = check_targets(y, t.shape[0])
         weights, groups = None, triplet_groups(t)
         if hard and groups.max() + 1 < 0.9 * len(t):
             # Many repeats: pool them into rows with their choice distributions, weighted by
             # their numbers of responses (the same loss on fewer rows).
-            t, targets, counts = aggregate_triplets(t, targets.argmax(axis=1))
-            weights, groups = counts.sum(axis=1).astype(np.float64), np.arange(len(t))
+            t, targets, weights = pool_repeats(t, targets)
+            groups = np.arange(len(t))
         rng = check_random_state(self.random_state)
         train, val = self._split(t, targets, weights, groups, rng)
 
@@ -521,7 +508,7 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         if init_scale == "auto":
             init_scale = 1e-3 if naive else Xs.shape[1] ** -0.5
         module_seed, batch_seed, local_seed = (draw_seed(rng) for _ in range(3))
-        sink = print if self.verbose else _silent
+        sink = print if self.verbose else silent
         callbacks = []
         if self.early_stopping:
             callbacks.append(("early_stopping", EarlyStopping(
@@ -578,24 +565,8 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         """
         if not (self.early_stopping or self.temperature == "fit"):
             return (t, targets, weights), None
-        n_groups = groups.max() + 1
-        n_val = int(round(self.validation_fraction * n_groups))
-        if n_val < 1 or n_val >= n_groups:
-            if not self.early_stopping:
-                return (t, targets, weights), None
-            raise ValueError(
-                f"early_stopping needs at least 2 distinct triplets on both sides; with "
-                f"{n_groups} distinct triplets and validation_fraction="
-                f"{self.validation_fraction} set early_stopping=False"
-            )
-        is_val = np.zeros(n_groups, dtype=bool)
-        is_val[rng.permutation(n_groups)[:n_val]] = True
-        is_val = is_val[groups]
-
-        def part(mask):
-            return t[mask], targets[mask], None if weights is None else weights[mask]
-
-        return part(~is_val), part(is_val)
+        return split_held_out(t, targets, weights, groups, self.validation_fraction, rng,
+                              required=self.early_stopping)
 
     @_fit_context(prefer_skip_nested_validation=True)  # bad parameters are named first
     def fit_transform(self, X, y=None, **fit_params):
@@ -684,7 +655,7 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         """
         Z, t = self._embed(X)
         if y is not None and np.ndim(y) == 2:
-            y = self._check_y(y, len(t))[0].argmax(axis=1)
+            y = check_targets(y, len(t))[0].argmax(axis=1)
         return odd_one_out_accuracy(Z, t, y)
 
     def __repr__(self, N_CHAR_MAX=700):
@@ -726,10 +697,6 @@ def _used_objects(train, val, n_objects):
     index[used] = np.arange(len(used))
     train, *val = [(index[t], y, w) for t, y, w in parts]
     return train, (val[0] if val else None), used
-
-
-def _silent(*args, **kwargs):
-    """A sink that prints nothing (skorch callbacks' messages when not verbose)."""
 
 
 def _triplet_data(part, device):

@@ -2,138 +2,37 @@
 
 from __future__ import annotations
 
-import numbers
-from contextlib import contextmanager
+from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._backend import is_torch
-from ..utils._torch import get_device
+from .hooks import POOLINGS, batches, check_stimuli, hooked_forward, iter_batches, layer_list
 
-POOLINGS = ("mean", "cls", "flatten", "none")
-
-
-def _first(out):
-    """The tensor a module returns: first element of tuples/lists, first value of mappings."""
-    while not is_torch(out):
-        if isinstance(out, tuple | list) and out:
-            out = out[0]
-        elif hasattr(out, "values") and callable(out.values):
-            out = next(iter(out.values()))
-        else:
-            raise TypeError(f"a hooked module returned {type(out).__name__}, not a tensor")
-    return out
+# Features are returned in these dtypes; others (bfloat16, float16) as float32.
+_KEEP_DTYPES = (torch.float32, torch.float64)
 
 
-def pool(out, pooling):
-    """Reduce one batch of module outputs to (n, d) (or keep it, for ``"none"``).
+class _TorchModule(HasMethods):
+    """Parameter constraint: an instance of ``torch.nn.Module``.
 
-    3-D outputs are read as tokens ``(n, tokens, channels)`` (batch-first
-    transformers and Mixers); outputs with 4 or more axes as channel-first maps
-    ``(n, channels, *spatial)`` (torch convolutions); 2-D outputs are returned as
-    they are by every policy.
+    Written as a ``HasMethods`` subclass because scikit-learn's constraint
+    machinery accepts no other user-defined constraint; the check is
+    ``isinstance``, and errors say "a torch.nn.Module".
     """
-    if callable(pooling):
-        return pooling(out)
-    if pooling == "none" or out.ndim == 2:
-        return out
-    if out.ndim == 1:
-        return out[:, None]
-    if pooling == "flatten":
-        return out.flatten(1)
-    if pooling == "mean":
-        if out.ndim == 3:
-            return out.mean(dim=1)
-        return out.mean(dim=tuple(range(2, out.ndim)))
-    if pooling == "cls":
-        if out.ndim == 3:
-            return out[:, 0]
-        raise ValueError(f"pooling='cls' needs token outputs (n, tokens, channels), got an output "
-                         f"of shape {tuple(out.shape)}; use 'mean' or 'flatten' for conv maps")
-    raise ValueError(f"pooling must be one of {POOLINGS} or a callable, got {pooling!r}")
 
+    def __init__(self):
+        super().__init__(["forward", "named_modules"])
 
-def iter_batches(X, batch_size):
-    """Yield batches (torch tensors, or whatever a DataLoader gives) of ``X``.
+    def is_satisfied_by(self, val):
+        return isinstance(val, torch.nn.Module)
 
-    Numpy arrays and tensors are sliced along the first axis; a ``Dataset`` is
-    wrapped in an unshuffled ``DataLoader``; a ``DataLoader`` is iterated as it
-    is. Tuples and lists (``(x, y)`` pairs) are reduced to their first element.
-    """
-    import torch
-    from torch.utils.data import DataLoader, Dataset
-
-    if isinstance(X, Dataset):
-        X = DataLoader(X, batch_size=batch_size, shuffle=False)
-    if isinstance(X, DataLoader):
-        for batch in X:
-            yield batch[0] if isinstance(batch, tuple | list) else batch
-        return
-    for start in range(0, X.shape[0], batch_size):
-        batch = X[start:start + batch_size]
-        if not is_torch(batch):
-            if not batch.flags.writeable:  # torch warns on read-only buffers
-                batch = batch.copy()
-            batch = torch.from_numpy(np.ascontiguousarray(batch))
-        yield batch
-
-
-def named_module_index(model):
-    """``{name: module}`` for every submodule (the root is ``""``)."""
-    return dict(model.named_modules())
-
-
-def resolve_modules(model, layers, *, name="layers"):
-    """Check ``layers`` against ``model.named_modules()`` and return the modules."""
-    index = named_module_index(model)
-    unknown = [layer for layer in layers if layer not in index]
-    if unknown:
-        available = ", ".join(repr(k) for k in index if k)
-        raise ValueError(f"{name}: unknown module name(s) {unknown}; the model has: {available}")
-    return [index[layer] for layer in layers]
-
-
-def model_dtype(model, dtype=None):
-    """The floating dtype the model runs in: ``dtype`` if given, else its parameters'."""
-    import torch
-
-    if dtype is not None:
-        resolved = getattr(torch, str(dtype).replace("torch.", ""), None)
-        if not isinstance(resolved, torch.dtype) or not resolved.is_floating_point:
-            raise ValueError(f"dtype must be a floating torch/numpy dtype name, got {dtype!r}")
-        return resolved
-    for p in model.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return torch.get_default_dtype()
-
-
-@contextmanager
-def hooked(model, modules, store):
-    """Register forward hooks writing each module's output to ``store[i]``; eval, no grad.
-
-    The training flag of every submodule is restored afterwards, so the model
-    is left as found.
-    """
-    import torch
-
-    modes = {m: m.training for m in model.modules()}
-    handles = []
-    for i, module in enumerate(modules):
-        def hook(_module, _inputs, output, i=i):
-            store[i] = _first(output)
-        handles.append(module.register_forward_hook(hook))
-    try:
-        model.eval()
-        with torch.no_grad():
-            yield
-    finally:
-        for h in handles:
-            h.remove()
-        for m, mode in modes.items():
-            m.train(mode)
+    def __str__(self):
+        return "a torch.nn.Module"
 
 
 class FeatureExtractor(TransformerMixin, BaseEstimator):
@@ -171,6 +70,10 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         model, for instance to scale uint8 images and move channels first.
         Without it, each batch is cast to the model's dtype; with it, the batch
         is passed unchanged, so integer token ids can reach an embedding layer.
+    verbose : bool or int, default=False
+        Show a progress bar over the batches of :meth:`extract`,
+        :meth:`iter_extract` and :meth:`transform` (on stderr, and only when
+        stderr is a terminal).
 
     Attributes
     ----------
@@ -224,7 +127,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, model, layers, *, pooling="mean", batch_size=256, device="cpu",
-                 dtype=None, preprocess=None):
+                 dtype=None, preprocess=None, verbose=False):
         self.model = model
         self.layers = layers
         self.pooling = pooling
@@ -232,98 +135,60 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
         self.preprocess = preprocess
+        self.verbose = verbose
+
+    _parameter_constraints: dict = {
+        "model": [_TorchModule()],
+        "layers": [str, list, tuple],
+        "pooling": [StrOptions(set(POOLINGS)), callable, dict],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "dtype": [None, str, type, np.dtype, torch.dtype],
+        "preprocess": [None, callable],
+        "verbose": ["verbose"],
+    }
 
     # -- validation -------------------------------------------------------------------------
-    def _check_params(self):
-        import torch
-
-        if not isinstance(self.model, torch.nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(self.model).__name__}")
-        layers = [self.layers] if isinstance(self.layers, str) else list(self.layers)
-        if not layers or not all(isinstance(layer, str) for layer in layers):
-            raise ValueError(f"layers must be a module name or a non-empty list of names, "
-                             f"got {self.layers!r}")
-        if len(set(layers)) != len(layers):
-            raise ValueError(f"layers contains duplicates: {layers}")
-        if (isinstance(self.batch_size, bool) or not isinstance(self.batch_size, numbers.Integral)
-                or self.batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        for layer in layers:
-            p = self._pooling_for(layer)
-            if not callable(p) and p not in POOLINGS:
-                raise ValueError(f"pooling must be one of {POOLINGS}, a callable or a dict of "
-                                 f"them, got {p!r} for layer {layer!r}")
-        if self.preprocess is not None and not callable(self.preprocess):
-            raise TypeError("preprocess must be a callable or None")
-        return layers
-
-    def _pooling_for(self, layer):
-        if isinstance(self.pooling, dict):
-            return self.pooling.get(layer, "mean")
-        return self.pooling
-
     def _check_input(self, X, reset):
-        """Validate arrays and tensors; pass datasets and loaders through."""
+        """Validate arrays and tensors (and ``n_features_in_``); pass datasets and loaders."""
         from torch.utils.data import DataLoader, Dataset
 
         if isinstance(X, Dataset | DataLoader):
             return X
-        if is_torch(X):
-            if X.ndim < 2 or X.shape[0] < 1:
-                raise ValueError(f"X must have a sample axis and at least one more, got shape "
-                                 f"{tuple(X.shape)}")
-            if X.is_floating_point() and not bool(X.isfinite().all()):
-                raise ValueError("X contains NaN or infinite values")
-            if reset:
-                self.n_features_in_ = int(X.shape[1])
-            elif hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {X.shape[1]} features, but FeatureExtractor is "
-                                 f"expecting {self.n_features_in_} features as input")
-            return X
-        return validate_data(self, X, reset=reset, allow_nd=True, dtype="numeric")
+        if not is_torch(X):
+            return validate_data(self, X, reset=reset, allow_nd=True, dtype="numeric")
+        X = check_stimuli(X)
+        if reset:
+            self.n_features_in_ = int(X.shape[1])
+        elif hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but FeatureExtractor is "
+                             f"expecting {self.n_features_in_} features as input")
+        return X
 
     # -- the pass over the data ---------------------------------------------------------------
-    @contextmanager
-    def _session(self):
-        """Hook the model; yield ``(layers, forward)``, ``forward(batch, perturb=None)``.
+    def _forward(self, layers):
+        """The model's hooked forward pass, a context yielding ``forward(batch)``."""
+        return hooked_forward(self.model, layers, pooling=self.pooling, device=self.device,
+                              dtype=self.dtype, preprocess=self.preprocess)
 
-        ``forward`` moves a raw batch to the device, applies ``preprocess`` (or
-        the dtype cast), then ``perturb`` if given, runs the model and returns
-        the pooled output of every layer (tensors on the device). Streaming
-        computations (layer similarity, robustness) drive it batch by batch.
-        """
-        layers = self._check_params()
-        modules = resolve_modules(self.model, layers)
-        device = get_device(self.device)
-        dtype = model_dtype(self.model, self.dtype)
-        needs_move = any(p.device != device or (p.is_floating_point() and p.dtype != dtype)
-                         for p in list(self.model.parameters()) + list(self.model.buffers()))
-        if needs_move:
-            self.model.to(device=device, dtype=dtype)
-        store = {}
-
-        def forward(batch, perturb=None):
-            batch = batch.to(device)
-            batch = self.preprocess(batch) if self.preprocess is not None else batch.to(dtype)
-            if perturb is not None:
-                batch = perturb(batch)
-            store.clear()
-            self.model(batch)
-            missing = [layer for i, layer in enumerate(layers) if i not in store]
-            if missing:
-                raise RuntimeError(f"layers {missing} were not called in the model's forward "
-                                   f"pass, so they produced no output")
-            return [pool(store[i], self._pooling_for(layer)) for i, layer in enumerate(layers)]
-
-        with hooked(self.model, modules, store):
-            yield layers, forward
-
-    def _run(self, X):
+    def _run(self, X, layers):
         """Yield, per batch, the list of pooled outputs (tensors on the device)."""
-        with self._session() as (_, forward):
-            for batch in iter_batches(X, self.batch_size):
+        stream = batches(X, self.batch_size, verbose=self.verbose, desc="FeatureExtractor")
+        with self._forward(layers) as forward:
+            for batch in stream:
                 yield forward(batch)
 
+    def _prepare(self, X):
+        """Check fitted state, the current parameters and ``X``; return ``(X, layers)``.
+
+        Parameters are read as they are now (``set_params`` after ``fit`` takes
+        effect, as for the pooling policy).
+        """
+        check_is_fitted(self, "layers_")
+        self._validate_params()
+        return self._check_input(X, reset=False), layer_list(self.layers)
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check the layers and record each layer's output width from a first batch.
 
@@ -338,8 +203,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         self : FeatureExtractor
         """
         X = self._check_input(X, reset=True)
-        layers = self._check_params()
-        with self._session() as (_, forward):
+        layers = layer_list(self.layers)
+        with self._forward(layers) as forward:
             batch = next(iter_batches(X, self.batch_size), None)
             first = None if batch is None else forward(batch)
         if first is None:
@@ -365,13 +230,11 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             Layer name -> numpy array ``(n, d)`` (``(n, ...)`` for
             ``pooling="none"``), float32 unless the model runs in float64.
         """
-        check_is_fitted(self, "layers_")
-        X = self._check_input(X, reset=False)
-        layers = self._check_params()
+        X, layers = self._prepare(X)
         chunks = [[] for _ in layers]
-        for outs in self._run(X):
+        for outs in self._run(X, layers):
             for chunk, out in zip(chunks, outs, strict=True):
-                if out.dtype not in _KEEP_DTYPES():
+                if out.dtype not in _KEEP_DTYPES:
                     out = out.float()
                 chunk.append(out.detach().cpu().numpy())
         return {layer: np.concatenate(chunk) for layer, chunk in zip(layers, chunks, strict=True)}
@@ -382,10 +245,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         This is what streaming computations (minibatch CKA) consume: nothing of
         size ``n`` is ever held.
         """
-        check_is_fitted(self, "layers_")
-        X = self._check_input(X, reset=False)
-        layers = self._check_params()
-        for outs in self._run(X):
+        X, layers = self._prepare(X)
+        for outs in self._run(X, layers):
             yield dict(zip(layers, outs, strict=True))
 
     def transform(self, X):
@@ -429,8 +290,3 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = []
         return tags
 
-
-def _KEEP_DTYPES():
-    import torch
-
-    return (torch.float32, torch.float64)

@@ -2,70 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
 from contextlib import ExitStack
 
 from sklearn.utils import Bunch
 
-from ..measures import MinibatchCKA
-from ._extractor import FeatureExtractor, iter_batches
-
-
-class _StreamedCKA(MinibatchCKA):
-    """:class:`~reprlign.measures.MinibatchCKA` fed by model streaming.
-
-    The only difference is the policy for short batches: a batch of fewer
-    than 4 samples (a dataset's last, partial batch) cannot enter the
-    unbiased HSIC, so it is counted and left out, with a warning at
-    :meth:`result`, rather than rejected.
-    """
-
-    def reset(self):
-        super().reset()
-        self.n_dropped_ = 0
-        return self
-
-    def update(self, X_batch, Y_batch=None):
-        n = X_batch[0].shape[0]
-        if n < 4 and (Y_batch is None or Y_batch[0].shape[0] == n):
-            self.n_dropped_ += n
-            return self
-        return super().update(X_batch, Y_batch)
-
-    def result(self):
-        if self.n_batches_ == 0:
-            raise ValueError("no batch of at least 4 samples was seen: minibatch CKA is undefined")
-        if self.n_dropped_:
-            warnings.warn(f"{self.n_dropped_} sample(s) in batches smaller than 4 were left out "
-                          "of the minibatch CKA (the unbiased HSIC needs 4 rows)", stacklevel=3)
-        return super().result()
-
-
-
-
-def _layer_list(layers, name):
-    if isinstance(layers, str):
-        return [layers]
-    if layers is None:
-        raise ValueError(f"{name} must name at least one module")
-    return list(layers)
-
-
-def _extractor(model, layers, kw):
-    return FeatureExtractor(model, layers, **kw)
-
-
-def check_stimuli(X, name="X"):
-    """Validate arrays and tensors of stimuli (finite, a sample axis); pass datasets through."""
-    try:
-        return FeatureExtractor(None, "")._check_input(X, reset=True)
-    except ValueError as exc:
-        raise ValueError(f"{name}: {exc}") from exc
+from .hooks import batches, check_stimuli, hooked_forward, iter_batches, layer_list
+from .streaming import StreamedCKA
 
 
 def model_layer_similarity(model_a, model_b, X, layers_a, layers_b=None, *, X_b=None,
                            pooling="flatten", batch_size=512, device="cpu", dtype=None,
-                           preprocess=None):
+                           preprocess=None, verbose=False):
     """Layer x layer minibatch CKA between two torch models (or one model with itself).
 
     The data are read once: for every batch, each model runs once, the pooled
@@ -96,6 +43,9 @@ def model_layer_similarity(model_a, model_b, X, layers_a, layers_b=None, *, X_b=
         Samples per batch, the minibatch of the CKA estimate.
     device, dtype, preprocess
         As in :class:`FeatureExtractor`.
+    verbose : bool, default=False
+        Show a progress bar over the batches (on stderr, only when it is a
+        terminal).
 
     Returns
     -------
@@ -135,30 +85,30 @@ def model_layer_similarity(model_a, model_b, X, layers_a, layers_b=None, *, X_b=
     >>> res.similarity.shape, bool(np.allclose(np.diag(res.similarity), 1))
     ((3, 3), True)
     """
-    layers_a = _layer_list(layers_a, "layers_a")
-    layers_b = layers_a if layers_b is None else _layer_list(layers_b, "layers_b")
-    kw = dict(pooling=pooling, batch_size=batch_size, device=device, dtype=dtype,
-              preprocess=preprocess)
+    layers_a = layer_list(layers_a, "layers_a", unique=False)
+    layers_b = layers_a if layers_b is None else layer_list(layers_b, "layers_b", unique=False)
+    kw = dict(pooling=pooling, device=device, dtype=dtype, preprocess=preprocess)
     X = check_stimuli(X)
     X_b = None if X_b is None else check_stimuli(X_b, "X_b")
-    acc = _StreamedCKA()
+    acc = StreamedCKA()
+    stream = batches(X, batch_size, verbose=verbose, desc="layer similarity")
     shared = (model_b is None or model_b is model_a) and X_b is None
     if shared:
         union = list(dict.fromkeys(layers_a + layers_b))
         ia = [union.index(layer) for layer in layers_a]
         ib = [union.index(layer) for layer in layers_b]
-        with _extractor(model_a, union, kw)._session() as (_, forward):
-            for batch in iter_batches(X, batch_size):
+        with hooked_forward(model_a, union, **kw) as forward:
+            for batch in stream:
                 outs = forward(batch)
                 fa = [outs[i] for i in ia]
                 acc.update(fa, None if ia == ib else [outs[i] for i in ib])
     else:
         model_b = model_a if model_b is None else model_b
         with ExitStack() as stack:
-            _, fwd_a = stack.enter_context(_extractor(model_a, layers_a, kw)._session())
-            _, fwd_b = stack.enter_context(_extractor(model_b, layers_b, kw)._session())
+            fwd_a = stack.enter_context(hooked_forward(model_a, layers_a, **kw))
+            fwd_b = stack.enter_context(hooked_forward(model_b, layers_b, **kw))
             batches_b = iter_batches(X if X_b is None else X_b, batch_size)
-            for batch in iter_batches(X, batch_size):
+            for batch in stream:
                 other = next(batches_b, None)
                 if other is None:
                     raise ValueError("X_b has fewer batches than X: the inputs must pair up")

@@ -9,8 +9,8 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ..utils._torch import draw_seed, seed_everything
-from ._extractor import FeatureExtractor, iter_batches, resolve_modules
-from ._layer_similarity import _layer_list, _StreamedCKA, check_stimuli
+from .hooks import batches, check_stimuli, hooked_forward, layer_list, resolve_modules
+from .streaming import StreamedCKA
 
 
 def _gaussian(batch, strength, generator):
@@ -33,7 +33,8 @@ def _tidy(matrix, rows, layers, row_name, rows_name):
 
 def perturbation_robustness(model, X, layers, *, strengths=(0.1, 0.3, 1.0),
                             perturbation="gaussian", pooling="flatten", batch_size=512,
-                            device="cpu", dtype=None, preprocess=None, random_state=None):
+                            device="cpu", dtype=None, preprocess=None, random_state=None,
+                            verbose=False):
     """Per-layer CKA between clean and perturbed inputs, across perturbation strengths.
 
     Parameters
@@ -56,6 +57,9 @@ def perturbation_robustness(model, X, layers, *, strengths=(0.1, 0.3, 1.0),
         As in :func:`model_layer_similarity`.
     random_state : int, RandomState or None
         Seed of the perturbations.
+    verbose : bool, default=False
+        Show a progress bar over the batches (on stderr, only when it is a
+        terminal).
 
     Returns
     -------
@@ -73,7 +77,7 @@ def perturbation_robustness(model, X, layers, *, strengths=(0.1, 0.3, 1.0),
     :func:`model_layer_similarity`) is accumulated per layer and strength.
     A strength of 0 gives CKA 1 (up to rounding).
     """
-    layers = _layer_list(layers, "layers")
+    layers = layer_list(layers)
     X = check_stimuli(X)
     strengths = np.asarray(strengths, dtype=float).ravel()
     if strengths.size == 0 or not np.isfinite(strengths).all():
@@ -87,11 +91,11 @@ def perturbation_robustness(model, X, layers, *, strengths=(0.1, 0.3, 1.0),
         raise ValueError(f"perturbation must be 'gaussian' or a callable, got {perturbation!r}")
     seed = draw_seed(random_state)
     gens = [seed_everything(seed) for _ in strengths]
-    accs = [_StreamedCKA() for _ in strengths]
-    fx = FeatureExtractor(model, layers, pooling=pooling, batch_size=batch_size, device=device,
-                          dtype=dtype, preprocess=preprocess)
-    with fx._session() as (_, forward):
-        for batch in iter_batches(X, batch_size):
+    accs = [StreamedCKA() for _ in strengths]
+    stream = batches(X, batch_size, verbose=verbose, desc="perturbation robustness")
+    with hooked_forward(model, layers, pooling=pooling, device=device, dtype=dtype,
+                        preprocess=preprocess) as forward:
+        for batch in stream:
             clean = forward(batch)
             for s, gen, acc in zip(strengths, gens, accs, strict=True):
                 noisy = forward(batch, perturb=lambda t, s=s, g=gen: perturb(t, s, g))
@@ -102,19 +106,30 @@ def perturbation_robustness(model, X, layers, *, strengths=(0.1, 0.3, 1.0),
 
 def _remove(model, block):
     """A deep copy of ``model`` with submodule ``block`` replaced by the identity."""
-    import torch
-
     ablated = copy.deepcopy(model)
     parent_name, _, child = block.rpartition(".")
     parent = ablated.get_submodule(parent_name) if parent_name else ablated
     if not child:
         raise ValueError("blocks cannot contain the model itself ('')")
-    setattr(parent, child, torch.nn.Identity())
+    setattr(parent, child, _identity())
     return ablated
 
 
+def _identity():
+    """``nn.Identity`` that also accepts, and ignores, further arguments a model passes to its
+    blocks (EfficientNet calls ``block(x, drop_connect_rate=...)``)."""
+    import torch
+
+    class Skip(torch.nn.Identity):
+        def forward(self, x, *args, **kwargs):
+            return x
+
+    return Skip()
+
+
 def block_removal_robustness(model, X, blocks, layers=None, *, pooling="flatten",
-                             batch_size=512, device="cpu", dtype=None, preprocess=None):
+                             batch_size=512, device="cpu", dtype=None, preprocess=None,
+                             verbose=False):
     """Per-layer CKA between a model and copies of it with one residual block removed.
 
     Parameters
@@ -134,6 +149,9 @@ def block_removal_robustness(model, X, blocks, layers=None, *, pooling="flatten"
         counterpart: its entry is NaN.
     pooling, batch_size, device, dtype, preprocess
         As in :func:`model_layer_similarity`.
+    verbose : bool, default=False
+        Show a progress bar over the batches (on stderr, only when it is a
+        terminal).
 
     Returns
     -------
@@ -155,19 +173,19 @@ def block_removal_robustness(model, X, blocks, layers=None, *, pooling="flatten"
         blocks = [prefix + name for name, _ in container.named_children()]
         if not blocks:
             raise ValueError("the blocks container has no children")
-    blocks = _layer_list(blocks, "blocks")
+    blocks = layer_list(blocks, "blocks", unique=False)
     resolve_modules(model, blocks, name="blocks")
-    layers = blocks if layers is None else _layer_list(layers, "layers")
+    layers = blocks if layers is None else layer_list(layers)
     X = check_stimuli(X)
-    kw = dict(pooling=pooling, batch_size=batch_size, device=device, dtype=dtype,
-              preprocess=preprocess)
+    kw = dict(pooling=pooling, device=device, dtype=dtype, preprocess=preprocess)
     kept = [[layer for layer in layers if not layer.startswith(b + ".")] for b in blocks]
-    accs = [_StreamedCKA() for _ in blocks]
+    accs = [StreamedCKA() for _ in blocks]
+    stream = batches(X, batch_size, verbose=verbose, desc="block removal robustness")
     with ExitStack() as stack:
-        _, full = stack.enter_context(FeatureExtractor(model, layers, **kw)._session())
-        forwards = [stack.enter_context(FeatureExtractor(_remove(model, b), k, **kw)._session())[1]
+        full = stack.enter_context(hooked_forward(model, layers, **kw))
+        forwards = [stack.enter_context(hooked_forward(_remove(model, b), k, **kw))
                     for b, k in zip(blocks, kept, strict=True)]
-        for batch in iter_batches(X, batch_size):
+        for batch in stream:
             ref = full(batch)
             for k, fwd, acc in zip(kept, forwards, accs, strict=True):
                 acc.update([ref[layers.index(layer)] for layer in k], fwd(batch))

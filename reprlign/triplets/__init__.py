@@ -32,6 +32,7 @@ from ._choices import (  # noqa: F401
 )
 from ._core import canonicalize, from_things, read_triplets
 from ._levels import LEVELS, triplet_levels  # noqa: F401
+from ._rdm import rdm_triplets
 from ._repeats import aggregate_triplets, noise_ceiling, triplet_groups
 from ._sampling import SAMPLING_METHODS, sample_triplets  # noqa: F401
 from ._temperature import fit_temperature
@@ -48,6 +49,7 @@ __all__ = [
     "odd_one_out_accuracy",
     "odd_one_out_correct",
     "predict_odd_one_out",
+    "rdm_triplets",
     "read_triplets",
     "sample_triplets",
     "simulate_choices",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .validation import check_distributions
@@ -27,12 +29,20 @@ def fit_temperature(similarities, target, weights=None, *, bounds=(1e-4, 1e4)):
     weights : array-like of shape (m,), optional
         Row weights (for example the number of responses per triplet).
     bounds : tuple of float, default=(1e-4, 1e4)
-        Search interval for ``T``.
+        Search interval for ``T`` (``0 < low < high``). A result at either end
+        warns (``RuntimeWarning``): the best temperature may lie outside.
 
     Returns
     -------
     float
         The temperature ``T`` with the lowest loss.
+
+    Raises
+    ------
+    ValueError
+        For non-finite similarities, similarities equal within every row (no
+        temperature is identifiable), targets that are not distributions,
+        negative or all-zero weights, or bounds that are not ``0 < low < high``.
 
     Examples
     --------
@@ -44,12 +54,19 @@ def fit_temperature(similarities, target, weights=None, *, bounds=(1e-4, 1e4)):
     >>> round(fit_temperature(triplet_similarities(Z, t), p), 2)
     2.5
     """
-    s = np.asarray(similarities, dtype=np.float64)
+    s = _check_similarities(similarities)
     p = check_distributions(target, "target")
     if s.shape != p.shape:
         raise ValueError(f"similarities has shape {s.shape} but target has shape {p.shape}")
-    w = np.ones(len(s)) if weights is None else np.asarray(weights, dtype=np.float64)
-    return float(1.0 / _best_inverse_temperature(s, p, w, 1.0 / bounds[1], 1.0 / bounds[0]))
+    w = _check_weights(weights, len(s))
+    lo, hi = _check_bounds(bounds)
+    t = float(1.0 / _best_inverse_temperature(s, p, w, 1.0 / hi, 1.0 / lo))
+    if min(np.log(t / lo), np.log(hi / t)) < 1e-3:
+        warnings.warn(
+            f"the fitted temperature {t:.4g} is at the edge of bounds=({lo:g}, {hi:g}): the "
+            "best temperature may lie outside them (diverged or degenerate similarities?); "
+            "widen bounds or check the inputs", RuntimeWarning, stacklevel=2)
+    return t
 
 
 def _best_inverse_temperature(s, p, w, lo, hi):
@@ -92,3 +109,42 @@ def _best_inverse_temperature(s, p, w, lo, hi):
             return float(np.exp(new))
         u = new
     return float(np.exp(u))
+
+
+def _check_similarities(similarities):
+    if hasattr(similarities, "detach"):
+        similarities = similarities.detach().cpu().numpy()
+    s = np.asarray(similarities)
+    if s.dtype == object or not np.issubdtype(s.dtype, np.number) or np.iscomplexobj(s):
+        raise TypeError(f"similarities must hold real numbers, got dtype {s.dtype}")
+    s = s.astype(np.float64)
+    if s.ndim != 2 or s.shape[1] != 3 or s.shape[0] == 0:
+        raise ValueError(f"similarities must have shape (m, 3) with m >= 1, got {s.shape}")
+    if not np.isfinite(s).all():
+        bad = int((~np.isfinite(s)).any(axis=1).sum())
+        raise ValueError(f"similarities contains NaN or infinite values in {bad} row(s)")
+    if (np.ptp(s, axis=1) == 0).all():
+        raise ValueError("similarities are equal within every row: every temperature gives the "
+                         "same uniform choice distribution, so none can be fitted")
+    return s
+
+
+def _check_weights(weights, m):
+    if weights is None:
+        return np.ones(m)
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (m,):
+        raise ValueError(f"weights must have shape ({m},), got {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError("weights must be finite, non-negative and not all zero")
+    return w
+
+
+def _check_bounds(bounds):
+    try:
+        lo, hi = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        raise ValueError(f"bounds must be two numbers (low, high), got {bounds!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+        raise ValueError(f"bounds must satisfy 0 < low < high (finite), got {bounds!r}")
+    return lo, hi

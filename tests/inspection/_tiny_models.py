@@ -82,3 +82,40 @@ class TinyMixer(nn.Module):
     def forward(self, x):
         t = self.embed(x).flatten(2).transpose(1, 2)
         return self.head(self.norm(self.blocks(t)).mean(dim=1))
+
+
+class _ResBlock(nn.Module):
+    """Conv-BN-ReLU6, with a skip connection when the shape is kept (MBConv-like)."""
+
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+        self.act = nn.ReLU6()
+        self.skip = stride == 1 and c_in == c_out
+
+    def forward(self, x):
+        y = self.bn(self.conv(self.act(x)))
+        return x + y if self.skip else y
+
+
+class TinyLite(nn.Module):
+    """An EfficientNet-Lite-shaped stand-in: stem, ``_blocks`` (some residual), pooled head."""
+
+    def __init__(self, n_classes=10):
+        super().__init__()
+        self._conv_stem = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)
+        widths = [(8, 8, 1), (8, 16, 2), (16, 16, 1), (16, 24, 2), (24, 24, 1)]
+        self._blocks = nn.ModuleList(_ResBlock(a, b, s) for a, b, s in widths)
+        self._avg_pooling = nn.AdaptiveAvgPool2d(1)
+        self._fc = nn.Linear(24, n_classes)
+        for m in self.modules():  # non-trivial running statistics, as in a trained network
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+
+    def forward(self, x):
+        x = self._conv_stem(x)
+        for block in self._blocks:
+            x = block(x)
+        return self._fc(self._avg_pooling(x).flatten(1))

@@ -195,3 +195,35 @@ def test_iter_extract_streams_device_tensors(images):
     full = fx.extract(images)
     for layer in ["blocks.1", "head"]:
         np.testing.assert_allclose(torch.cat([c[layer] for c in chunks]).numpy(), full[layer])
+
+
+def test_parameters_are_declared_and_validated(images):
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    fx = FeatureExtractor(torch.nn.Sequential(torch.nn.Tanh(), torch.nn.Softsign()), ["0", "1"],
+                          dtype="float64", batch_size=7)
+    check_param_validation("FeatureExtractor", fx)
+    assert not hasattr(FeatureExtractor, "_check_params")
+    # Parameters changed after fit are checked when they are used.
+    fitted = FeatureExtractor(_model(TinyCNN), "conv1").fit(images)
+    with pytest.raises(ValueError, match="'batch_size' parameter"):
+        fitted.set_params(batch_size=-1).extract(images)
+    with pytest.raises(ValueError, match="'device' parameter"):
+        FeatureExtractor(_model(TinyCNN), "conv1", device=0).fit(images)
+
+
+def test_verbose_progress_bar_only_on_a_terminal(images, terminal, monkeypatch):
+    import io
+    import sys
+
+    err = terminal()
+    fx = FeatureExtractor(_model(TinyCNN), "act2", batch_size=4).fit(images)
+    ref = fx.transform(images)
+    assert err.getvalue() == ""  # off by default
+    out = fx.set_params(verbose=True).transform(images)
+    np.testing.assert_array_equal(out, ref)
+    assert "FeatureExtractor" in err.getvalue() and "4/4" in err.getvalue()
+    piped = io.StringIO()  # not a terminal: no bar even when verbose
+    monkeypatch.setattr(sys, "stderr", piped)
+    np.testing.assert_array_equal(fx.transform(images), ref)
+    assert piped.getvalue() == ""

@@ -258,3 +258,20 @@ def test_cpu_and_cuda_agree(images):
     rg = perturbation_robustness(_model(TinyViT), images, la, strengths=[0.5], random_state=0,
                                  device="cuda")
     np.testing.assert_allclose(rg.matrix, rc.matrix, atol=1e-3)
+
+
+def test_verbose_progress_bars(images, terminal):
+    err = terminal()
+    cnn = _model(TinyCNN)
+    quiet = model_layer_similarity(cnn, None, images, ["act1", "head"], batch_size=16)
+    assert err.getvalue() == ""
+    loud = model_layer_similarity(cnn, None, images, ["act1", "head"], batch_size=16,
+                                  verbose=True)
+    np.testing.assert_array_equal(loud.similarity, quiet.similarity)
+    assert "layer similarity" in err.getvalue() and "5/5" in err.getvalue()
+    perturbation_robustness(cnn, images, ["act1"], strengths=[0.1], batch_size=35,
+                            verbose=True)
+    assert "perturbation robustness" in err.getvalue()
+    vit = _model(TinyViT)
+    block_removal_robustness(vit, images, "blocks", batch_size=35, verbose=True)
+    assert "block removal robustness: 100%" in err.getvalue()
