@@ -58,7 +58,7 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
     Parameters
     ----------
-    features : array-like of shape (n_objects, d), default=None
+    features : array-like or torch.Tensor of shape (n_objects, d), default=None
         The object table that triplet indices point into. Needed when ``X`` is
         an index array; ignored when ``X`` holds the features ``(m, 3, d)``.
     method : {"glocal", "global", "naive"}, default="glocal"
@@ -388,6 +388,19 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Returns
         -------
         self : HumanAlignTransformer
+
+        Raises
+        ------
+        ValueError
+            Besides bad input: when the training loss becomes NaN or infinite
+            (the message names the epoch and the learning rate).
+
+        Warns
+        -----
+        RuntimeWarning
+            When the last epoch's training loss is more than ten times the
+            first's (a diverged fit), and when the fitted temperature lies at
+            an end of its search interval.
         """
         import torch
 
@@ -405,9 +418,10 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         train, val = self._split(t, targets, weights, groups, rng)
 
         self.mean_, self.scale_ = 0.0, 1.0
-        if self.standardize:
-            self.mean_ = float(table.mean())
-            self.scale_ = float(table.std()) or 1.0
+        if self.standardize:  # divided by the largest magnitude first: no overflow at 1e200
+            peak = float(np.abs(table).max()) or 1.0
+            self.mean_ = float((table / peak).mean()) * peak
+            self.scale_ = float((table / peak).std()) * peak or 1.0
         pool = None
         if self.local_features is not None:
             pool = check_features(self.local_features, name="local_features", allow_torch=False)
@@ -501,7 +515,13 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler
         from skorch.helper import predefined_split
 
-        from ._net import HumanAlignNet, LocalStructureLoss, TripletBatches, TripletTransform
+        from ._net import (
+            DivergenceCheck,
+            HumanAlignNet,
+            LocalStructureLoss,
+            TripletBatches,
+            TripletTransform,
+        )
 
         naive = self.method == "naive"
         init_scale = self.init_scale
@@ -509,7 +529,8 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             init_scale = 1e-3 if naive else Xs.shape[1] ** -0.5
         module_seed, batch_seed, local_seed = (draw_seed(rng) for _ in range(3))
         sink = print if self.verbose else silent
-        callbacks = []
+        callbacks = [("divergence", DivergenceCheck(
+            f"lower lr (the fit used {settings['lr']:.3g}) or check the features' scale"))]
         if self.early_stopping:
             callbacks.append(("early_stopping", EarlyStopping(
                 patience=self.n_iter_no_change, threshold=self.tol, threshold_mode="abs",

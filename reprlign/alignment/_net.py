@@ -19,8 +19,12 @@ are never formed.
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 
 # Opposite pairs of positions 0, 1, 2 (odd-one-out layout): (j,k), (i,k), (i,j).
 _PAIR_A = [1, 0, 0]
@@ -300,3 +304,28 @@ class HumanAlignNet(NeuralNet):
         if self.reg > 0:
             loss = loss + self.reg * self.module_.penalty(self.toward)
         return loss
+
+
+class DivergenceCheck(Callback):
+    """Stops a fit whose training loss is not finite, and warns when it grew.
+
+    A non-finite training loss raises a ``ValueError`` naming the epoch and
+    ``hint`` (what to change); a last training loss more than ten times the
+    first one ends the fit with a ``RuntimeWarning``.
+    """
+
+    def __init__(self, hint=""):
+        self.hint = hint
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, "train_loss"]
+        if not math.isfinite(loss):
+            raise ValueError(f"training diverged: the training loss is {loss} at epoch "
+                             f"{len(net.history)}; {self.hint}")
+
+    def on_train_end(self, net, **kwargs):
+        losses = net.history[:, "train_loss"]
+        if len(losses) > 1 and losses[-1] > 10 * max(losses[0], 1e-12):
+            warnings.warn(f"the training loss rose from {losses[0]:.4g} (epoch 1) to "
+                          f"{losses[-1]:.4g} (epoch {len(losses)}): the fit diverged; "
+                          f"{self.hint}", RuntimeWarning, stacklevel=2)

@@ -425,3 +425,30 @@ def test_cuda_matches_cpu(toy):
     restored = pickle.load(io.BytesIO(pickle.dumps(gpu)))
     np.testing.assert_allclose(restored.predict_proba(X[:30]), cpu.predict_proba(X[:30]),
                                rtol=1e-3, atol=1e-4)
+
+
+def test_divergence_is_an_error_naming_the_epoch_or_a_warning(toy):
+    F, X = toy[0].model, toy[1]
+    # A non-finite loss stops the fit with an error that names the epoch and what to change.
+    with pytest.raises(ValueError, match=r"training diverged: the training loss is nan at "
+                                         r"epoch \d+; lower lr"):
+        HumanAlignTransformer(F, lr=1e30, standardize=False, random_state=0).fit(X)
+    # A finite loss that grew tenfold warns, and so does a temperature at its bound.
+    with pytest.warns(RuntimeWarning, match="the training loss rose from"):
+        with pytest.warns(RuntimeWarning, match="edge of bounds"):
+            HumanAlignTransformer(F, lr=1e6, random_state=0).fit(X)
+
+
+def test_features_at_extreme_magnitudes_and_as_tensors(toy):
+    import torch
+
+    F, X = toy[0].model, toy[1]
+    ref = HumanAlignTransformer(F, max_epochs=5, random_state=0).fit(X)
+    # Standardising divides by the largest magnitude first: scale_ stays finite.
+    big = HumanAlignTransformer(F * 1e200, max_epochs=5, random_state=0).fit(X)
+    assert np.isfinite(big.scale_) and big.scale_ == pytest.approx(ref.scale_ * 1e200)
+    np.testing.assert_allclose(big.W_, ref.W_, rtol=1e-4, atol=1e-6)
+    # A torch tensor of features is accepted like the numpy array.
+    tens = HumanAlignTransformer(torch.as_tensor(F), max_epochs=5, random_state=0).fit(X)
+    np.testing.assert_allclose(tens.W_, ref.W_, rtol=1e-5, atol=1e-7)
+    assert isinstance(tens.features_, np.ndarray)
