@@ -391,9 +391,9 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
         Raises
         ------
-        ValueError
-            Besides bad input: when the training loss becomes NaN or infinite
-            (the message names the epoch and the learning rate).
+        FloatingPointError
+            When the training loss becomes NaN or infinite (the message names
+            the epoch and the learning rate).
 
         Warns
         -----

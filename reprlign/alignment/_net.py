@@ -309,7 +309,7 @@ class HumanAlignNet(NeuralNet):
 class DivergenceCheck(Callback):
     """Stops a fit whose training loss is not finite, and warns when it grew.
 
-    A non-finite training loss raises a ``ValueError`` naming the epoch and
+    A non-finite training loss raises a ``FloatingPointError`` naming the epoch and
     ``hint`` (what to change); a last training loss more than ten times the
     first one ends the fit with a ``RuntimeWarning``.
     """
@@ -320,7 +320,7 @@ class DivergenceCheck(Callback):
     def on_epoch_end(self, net, **kwargs):
         loss = net.history[-1, "train_loss"]
         if not math.isfinite(loss):
-            raise ValueError(f"training diverged: the training loss is {loss} at epoch "
+            raise FloatingPointError(f"training diverged: the training loss is {loss} at epoch "
                              f"{len(net.history)}; {self.hint}")
 
     def on_train_end(self, net, **kwargs):

@@ -430,7 +430,7 @@ def test_cuda_matches_cpu(toy):
 def test_divergence_is_an_error_naming_the_epoch_or_a_warning(toy):
     F, X = toy[0].model, toy[1]
     # A non-finite loss stops the fit with an error that names the epoch and what to change.
-    with pytest.raises(ValueError, match=r"training diverged: the training loss is nan at "
+    with pytest.raises(FloatingPointError, match=r"training diverged: the training loss is nan at "
                                          r"epoch \d+; lower lr"):
         HumanAlignTransformer(F, lr=1e30, standardize=False, random_state=0).fit(X)
     # A finite loss that grew tenfold warns, and so does a temperature at its bound.
