@@ -214,7 +214,7 @@ class FinetuneNet(NeuralNet):
             loss = loss + self.reg * self._pull()
         if not bool(torch.isfinite(loss.detach())):
             raise FloatingPointError(
-                f"the training loss became {float(loss):.4g} in epoch {len(self.history)}: "
+                f"the training loss became {float(loss.detach()):.4g} in epoch {len(self.history)}: "
                 "lower lr, or check the inputs and targets")
         loss.backward()
         return {"loss": loss, "y_pred": Z}
