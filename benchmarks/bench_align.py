@@ -22,7 +22,8 @@ share of each object's 10 nearest neighbours kept (``mutual_knn`` with the raw f
 
 Run: ``flock /tmp/reprlign-bench.lock python benchmarks/bench_align.py``
 (``--quick`` for a 100,000-triplet smoke run; ``--baseline-seconds inf --baseline-epochs 20``
-runs the baseline's whole workload, about 40 minutes on 2 quiet cores).
+runs the baseline's whole workload, about 40 minutes on 2 quiet cores; ``--fixed-cost``
+times what a fit spends outside its training loop).
 
 Recorded results: ``docs/performance/alignment.rst``.
 """
@@ -204,6 +205,37 @@ def kfold_leak():
               flush=True)
 
 
+def fixed_cost(repeats=5):
+    """Seconds a fit spends outside its training loop at 1,000,000 triplets (d = 768).
+
+    The first fit of a process also imports skorch and warms torch up: it is timed
+    separately, then ``repeats`` one-epoch fits of the global and the glocal transform give
+    their time outside the loop (the fit's wall time minus skorch's epoch times).
+    """
+    n, d, m = 1854, 768, 1_000_000
+    data = make_hierarchical_concepts(n, n_components=32, n_features=d, random_state=0)
+    X = simulate_choices(data.human, sample_triplets(n, m, random_state=1), random_state=2)
+    F = data.model.astype(np.float32)
+    tic = time.perf_counter()
+    HumanAlignTransformer(F[:30], max_epochs=1).fit(X[:200] % 30)
+    print(f"first fit of the process (imports skorch, warms torch up): "
+          f"{time.perf_counter() - tic:.2f} s", flush=True)
+    for method in ("global", "glocal"):
+        outside = []
+        for rep in range(repeats):
+            est = HumanAlignTransformer(F, method=method, reg=0.0, lr=0.1, batch_size=131072,
+                                        max_epochs=1, random_state=rep)
+            tic = time.perf_counter()
+            est.fit(X)
+            wall = time.perf_counter() - tic
+            loop = sum(h["time"] for h in est.history_)
+            outside.append(wall - loop)
+        outside = np.sort(outside)
+        print(f"{method}: outside the training loop at {m:,} triplets: median "
+              f"{np.median(outside):.2f} s, min {outside[0]:.2f} s, max {outside[-1]:.2f} s "
+              f"over {repeats} fits; load average {os.getloadavg()[0]:.1f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100,000 triplets instead of 1M")
@@ -234,8 +266,13 @@ def main():
                         help="instead: the local term's pool rows per step on THINGS")
     parser.add_argument("--kfold-leak", action="store_true",
                         help="instead: plain KFold against grouped folds on THINGS")
+    parser.add_argument("--fixed-cost", action="store_true",
+                        help="instead: the time a fit spends outside its training loop")
     args = parser.parse_args()
     print(f"{describe()}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    if args.fixed_cost:
+        fixed_cost()
+        return
     if args.local_term:
         local_term()
         return
