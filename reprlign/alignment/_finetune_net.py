@@ -212,9 +212,10 @@ class FinetuneNet(NeuralNet):
         loss = self._loss(step, Z, targets)
         if self.reg > 0:
             loss = loss + self.reg * self._pull()
-        if not bool(torch.isfinite(loss.detach())):
+        value = loss.detach()
+        if not bool(torch.isfinite(value)):
             raise FloatingPointError(
-                f"the training loss became {float(loss):.4g} in epoch {len(self.history)}: "
+                f"the training loss became {float(value):.4g} in epoch {len(self.history)}: "
                 "lower lr, or check the inputs and targets")
         loss.backward()
         return {"loss": loss, "y_pred": Z}

@@ -89,6 +89,8 @@ def _select(out, output):
         return out
     if callable(output):
         return output(out)
+    if isinstance(output, str) and isinstance(out, torch.Tensor):
+        raise TypeError(f"the module returns a tensor, which has no key {output!r}")
     return out[output]
 
 

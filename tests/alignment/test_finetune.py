@@ -177,7 +177,7 @@ def test_temperature_fixed_or_fitted(toy):
     fixed = HumanAlignFinetuner(mlp(), inputs=inputs, temperature=0.2, **FAST).fit(X, y)
     assert fixed.temperature_ == 0.2
     fitted = HumanAlignFinetuner(mlp(), inputs=inputs, **FAST).fit(X, y)
-    learned = float(fitted.net_.criterion_.temperature())
+    learned = float(fitted.net_.criterion_.temperature().detach())
     assert fitted.temperature_ == pytest.approx(learned, rel=0.5)
 
 
@@ -191,6 +191,8 @@ def test_early_stopping_keeps_the_best_epoch(toy):
     assert est.n_epochs_ <= 30
 
 
+# A few steps of a tiny network: the fitted temperature may sit at its bound.
+@pytest.mark.filterwarnings("ignore:the fitted temperature:RuntimeWarning")
 def test_reference_losses_move_toward_the_reference(toy):
     data, inputs, X, _, _ = toy
     reference = data.human[:, :2]  # a coarser structure than the model's features
@@ -313,6 +315,8 @@ def tokenize(words):
     return {"ids": ids, "mask": (ids > 0).float()}
 
 
+# A few steps of a tiny network: the fitted temperature may sit at its bound.
+@pytest.mark.filterwarnings("ignore:the fitted temperature:RuntimeWarning")
 def test_text_inputs_through_a_collate_fn_list_array_or_dataset():
     words = [f"word{i}{'x' * (i % 5)}" for i in range(30)]
     X, y = teacher_triplets(np.random.RandomState(0).randn(30, 4), 2000, random_state=0)
