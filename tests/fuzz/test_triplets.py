@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import squareform
 
 from reprlign.calibration import expected_calibration_error, reliability_curve
-from reprlign.measures import odd_one_out_agreement
+from reprlign.measures import levels_agreement, odd_one_out_agreement
 from reprlign.triplets import fit_temperature, rdm_triplets, sample_triplets, triplet_similarities
 
 from . import oracle as ref
@@ -116,6 +116,49 @@ def test_odd_one_out_agreement_agrees_with_the_oracle(variant, labels, ZT, k):
     if labels == "distributions" and k == 0:  # (KL depends on the scale of Z: not at 1e150)
         assert np.isfinite(out.value["kl"])
         assert out.value["kl"] == pytest.approx(kl, rel=max(rtol, 1e-9), abs=max(atol, 1e-9))
+
+
+LEVELS = np.array(["coarse", "class_boundary", "subordinate", "other"])
+EXACT_VARIANTS = [v for v in EQUIVALENT if not any(p in v for p in ("int", "16", "32"))]
+
+
+@pytest.mark.parametrize("variant", EXACT_VARIANTS)
+@fuzz
+@given(ZT=features_and_triplets(), seed=st.integers(0, 2**16), answer=st.booleans())
+def test_levels_agreement_agrees_with_the_oracle(variant, ZT, seed, answer):
+    make, clean, _ = EQUIVALENT[variant]
+    Z, T = ZT
+    rng = np.random.RandomState(seed)
+    level = LEVELS[rng.randint(0, 4, len(T))]
+    if answer:  # answers given as positions
+        y = rng.randint(0, 3, len(T))
+        call = lambda: levels_agreement(make(Z), T, level, y, structural=False)  # noqa: E731
+    else:  # answers from a reference representation
+        R = rng.randn(len(Z), 3)
+        y = np.argmax(ref.triplet_similarities(R / np.linalg.norm(R, axis=1)[:, None], T), 1)
+        call = lambda: levels_agreement(make(Z), T, level, reference=make(R))  # noqa: E731
+    out = run(call)
+    assert out.error is None, out
+    res = out.value
+    assert sorted(res["levels"]) == sorted(set(level.tolist()))
+    for name, acc, count in zip(res["levels"], res["accuracy"], res["n_triplets"], strict=True):
+        mask = level == name
+        assert count == mask.sum()
+        assert acc == pytest.approx(ref.odd_one_out(clean(Z), T[mask], y[mask])[0], abs=1e-12)
+
+
+@pytest.mark.parametrize("variant", [v for v in INVALID if v not in ("empty",)])
+@fuzz
+@given(ZT=features_and_triplets())
+def test_levels_agreement_names_invalid_representations(variant, ZT):
+    Z, T = ZT
+    level = LEVELS[np.arange(len(T)) % 3]
+    expect_error(lambda: levels_agreement(INVALID[variant](Z), T, level, structural=False),
+                 "Z", "X")
+    if variant != "none":  # (reference=None: no reference)
+        expect_error(lambda: levels_agreement(Z, T, level, reference=INVALID[variant](Z)),
+                     "reference")
+    expect_error(lambda: levels_agreement(Z, T, level[:-1], structural=False), "level")
 
 
 # --------------------------------------------------------------------------- temperature
