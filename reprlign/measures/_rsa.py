@@ -55,7 +55,24 @@ def _embedding(X, metric, nx, name="X", first_row=0):
     return Xc / X.shape[1] ** 0.5 if metric == "sqeuclidean" else Xc
 
 
-def _refine_close_pairs(D, Z, u, nx, factor=1.0):
+def _kappa(X, metric, nx):
+    """How much the centring of each row amplifies rounding (correlation; None otherwise).
+
+    A row's centred values carry errors of a few ulps of its largest value, so
+    relative to the centred row they are ``sqrt(d) max|x_i| / ||x_i - mean||``
+    times larger (one rounding of the mean shifts the whole centred row): rows
+    at 5 +- 0.001 lose about four digits. Normalised rows closer than
+    ``256 eps`` plus ``4 eps kappa`` (in squared distance, the sum of squares)
+    are taken as equal.
+    """
+    if metric != "correlation":
+        return None
+    Xc = X - X.mean(axis=1, keepdims=True)
+    big = nx.float64(nx.amax(abs(X), 1))
+    return big * X.shape[1] ** 0.5 / nx.sqrt(nx.float64(row_sq_norms(Xc, nx)))
+
+
+def _refine_close_pairs(D, Z, u, nx, factor=1.0, kappa=None):
     """Recompute, from row differences, the entries of ``D`` that cancellation spoils.
 
     ``D_ij = u_i + u_j - 2 z_i . z_j = factor * ||z_i - z_j||^2`` (``u`` the
@@ -101,11 +118,13 @@ def _refine_close_pairs(D, Z, u, nx, factor=1.0):
             diff = nx.float64(za - zb)
             d = (diff * diff).sum(axis=1) * factor
             if normalised:
-                d = d * (d > snap)
+                tie = snap if kappa is None else \
+                    snap + (4 * nx.eps(Z)) ** 2 * (kappa[a] ** 2 + kappa[b] ** 2)
+                d = d * (d > tie)
                 total = nx.float64(za + zb)
                 far = (total * total).sum(axis=1)
                 near = D[a, b] < 1.0
-                d = d * near + (2.0 - far * (far > snap)) * ~near
+                d = d * near + (2.0 - far * (far > tie)) * ~near
             D[a, b] = nx.astype(d, D.dtype)
             hit = nx.flatnonzero(d == 0)
             if hit.shape[0]:
@@ -201,7 +220,7 @@ def rdm(X, metric="correlation", *, square=False):
     D = nx.fill_diagonal_(nx.clamp_min_(D, 0), 0)
     # close pairs from row differences: of X itself for the Euclidean metrics (exact for
     # close rows, where the centred copy has rounded them), of the normalised rows otherwise
-    D, zeros = _refine_close_pairs(D, Z, u, nx) if u is None else \
+    D, zeros = _refine_close_pairs(D, Z, u, nx, kappa=_kappa(X, metric, nx)) if u is None else \
         _refine_close_pairs(D, X, u, nx, 1.0 if metric == "euclidean" else 1.0 / X.shape[1])
     if zeros is not None:  # duplicate stimuli: exactly equal distances to every other one
         D = _tie_equal_rows(D, zeros, nx)
@@ -423,9 +442,15 @@ def _exact_rsa(X, Y, metric, method, nx):
                   for A, name in ((X, "X"), (Y, "Y")))
         s1a, s1b, saa, sbb, sab = _pair_sums(Za, Zb, nx)
     m = n * (n - 1) / 2
-    # Rows equal up to the rounding of their normalisation make a zero RDM (see rdm).
-    snap = m * (_TIE_ULPS * nx.eps(X)) ** 2 if metric in ("correlation", "cosine") else 0.0
-    zero = not bool(s1a > snap) or not bool(s1b > snap)
+    # Rows equal up to the rounding of their normalisation (and centring) make a zero RDM
+    # (see rdm and _kappa).
+    snap = [0.0, 0.0]
+    if metric in ("correlation", "cosine"):
+        for side, A in enumerate((X, Y)):
+            kappa = None if nx.chunked else _kappa(A, metric, nx)
+            worst = 0.0 if kappa is None else 2 * (4 * float(nx.amax(kappa, 0))) ** 2
+            snap[side] = m * nx.eps(A) ** 2 * (_TIE_ULPS**2 + worst)
+    zero = not bool(s1a > snap[0]) or not bool(s1b > snap[1])
     if method == "cosine":
         if zero or not bool(saa > 0) or not bool(sbb > 0):
             return degenerate("cosine similarity between RDMs", "an RDM is all zeros")

@@ -334,11 +334,27 @@ def rdm(X, metric):
             raise Undefined("constant row")
     if metric == "cosine" and (np.abs(X).max(axis=1) == 0).any():
         raise Undefined("zero row")
-    D = pdist(X, metric)
-    if metric in ("correlation", "cosine"):  # rounding noise of parallel rows: exactly 0 or 2
-        D[np.abs(D) < 1e-12] = 0.0
-        D[np.abs(D - 2) < 1e-12] = 2.0
-    return D / X.shape[1] if metric == "sqeuclidean" else D
+    if metric not in ("correlation", "cosine"):
+        D = pdist(X, metric)
+        return D / X.shape[1] if metric == "sqeuclidean" else D
+    # 1 - cos(a, b) = ||a/|a| - b/|b|||^2 / 2 = 2 - ||a/|a| + b/|b|||^2 / 2: the form that
+    # keeps its digits (pdist's 1 - u.v/(|u||v|) leaves noise of 1e-16 near 0 and 2), and the
+    # documented tie rule: within eps^2 (256^2 + 16 (kappa_i^2 + kappa_j^2)) of 0 or 2 is 0 or
+    # 2, with kappa the amplification of rounding by the centring of the correlation distance.
+    C = X - X.mean(axis=1, keepdims=True) if metric == "correlation" else X
+    norms = np.sqrt((C * C).sum(axis=1))
+    kappa = (np.abs(X).max(axis=1) * np.sqrt(X.shape[1]) / norms if metric == "correlation"
+             else np.ones(len(X)))
+    U = C / norms[:, None]
+    D = []
+    for i in range(len(X)):
+        for j in range(i + 1, len(X)):
+            near = ((U[i] - U[j]) ** 2).sum() / 2
+            far = ((U[i] + U[j]) ** 2).sum() / 2
+            tie = np.finfo(np.float64).eps ** 2 * (256**2 + 16 * (kappa[i] ** 2 + kappa[j] ** 2))
+            D.append(0.0 if near <= tie else 2.0 if far <= tie else
+                     near if near < 1 else 2.0 - far)
+    return np.array(D)
 
 
 def compare(a, b, method):

@@ -61,22 +61,6 @@ CASES = {
     "procrustes-angular": (lambda X, Y: procrustes(X, Y, measure="angular"),
                            lambda X, Y: ref.procrustes(X, Y, True),
                            (np.pi / 2, "is undefined"), False),
-    "rsa": (lambda X, Y: rsa(X, Y), ref.rsa, (0.0, "is undefined"), True),
-    "rsa-correlation-pearson": (lambda X, Y: rsa(X, Y, compare="pearson"),
-                                lambda X, Y: ref.rsa(X, Y, "correlation", "pearson"),
-                                (0.0, "is undefined"), False),
-    "rsa-euclidean-pearson": (lambda X, Y: rsa(X, Y, rdm_metric="euclidean", compare="pearson"),
-                              lambda X, Y: ref.rsa(X, Y, "euclidean", "pearson"),
-                              (0.0, "is undefined"), False),
-    "rsa-euclidean-spearman": (lambda X, Y: rsa(X, Y, rdm_metric="euclidean"),
-                               lambda X, Y: ref.rsa(X, Y, "euclidean", "spearman"),
-                               (0.0, "is undefined"), True),
-    "rsa-sqeuclidean-cosine": (lambda X, Y: rsa(X, Y, rdm_metric="sqeuclidean",
-                                                compare="cosine"),
-                               lambda X, Y: ref.rsa(X, Y, "sqeuclidean", "cosine"),
-                               (0.0, "is undefined"), False),
-    "rsa-cosine-tau": (lambda X, Y: rsa(X, Y, rdm_metric="cosine", compare="tau_a"),
-                       lambda X, Y: ref.rsa(X, Y, "cosine", "tau_a"), (0.0, "is undefined"), True),
     "mutual_knn": (lambda X, Y: mutual_knn(X, Y, 2), lambda X, Y: ref.mutual_knn(X, Y, 2),
                    (0.0, "is undefined"), True),
     "mutual_knn-euclidean": (lambda X, Y: mutual_knn(X, Y, 2, metric="euclidean"),
@@ -88,6 +72,19 @@ CASES = {
     "layer_similarity": (lambda X, Y: layer_similarity({"a": X}, {"b": Y}, batch_size=4),
                          _batched_cka, ([[0.0]], "is undefined"), False),
 }
+
+# every RSA route: the exact O(n d^2) one (pearson / cosine of the linear metrics) and the
+# RDM-forming ones
+for _metric in ("correlation", "cosine", "euclidean", "sqeuclidean"):
+    for _compare in ("spearman", "pearson", "tau_a", "cosine"):
+        CASES[f"rsa-{_metric}-{_compare}"] = (
+            lambda X, Y, m=_metric, c=_compare: rsa(X, Y, rdm_metric=m, compare=c),
+            lambda X, Y, m=_metric, c=_compare: ref.rsa(X, Y, m, c),
+            (0.0, "is undefined"), _compare in ("spearman", "tau_a"))
+CASES["scorer-rsa"] = (lambda X, Y: RSAScorer(metric="rsa").score(X, Y), ref.rsa,
+                       (0.0, "is undefined"), True)
+CASES["scorer-mutual_knn"] = (lambda X, Y: RSAScorer(metric="mutual_knn", k=2).score(X, Y),
+                              lambda X, Y: ref.mutual_knn(X, Y, 2), (0.0, "is undefined"), True)
 
 SCALES = {"float64": [-150, -40, 0, 40, 150], "float32": [-15, 0, 15], "int": [0]}
 CONTAINERS = {

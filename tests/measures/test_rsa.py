@@ -236,3 +236,18 @@ def test_correlation_rdm_of_two_features_is_exactly_0_or_2_at_any_scale(k):
     assert set(np.unique(rdm(Y * 10.0**k)).tolist()) <= {0.0, 2.0}
     X = np.random.RandomState(4).randn(9, 3)
     assert rsa(X, Y * 10.0**k) == pytest.approx(rsa(X, Y), abs=1e-12)
+
+
+@pytest.mark.parametrize("backend_name", ["numpy", "torch"])
+def test_proportional_rows_far_from_zero_give_an_exactly_zero_correlation_rdm(backend_name):
+    # Rows k * x0 with x0 at 5 +- 0.001 correlate exactly; the rounding of each row's mean
+    # (amplified 5,000 times by the centring) left distances of 1e-24 that tau-a then ranked,
+    # returning -0.024 without a warning.
+    x0 = np.array([4.99964248, 5.00014845, 5.00099353])
+    X = np.outer(np.arange(1.0, 8.0), x0)
+    Y = np.random.RandomState(0).randn(7, 3)
+    as_input = np.asarray if backend_name == "numpy" else torch.as_tensor
+    assert (np.asarray(rdm(as_input(X))) == 0).all()
+    for compare in ("spearman", "tau_a", "pearson", "cosine"):
+        with pytest.warns(RuntimeWarning, match="undefined"):
+            assert float(rsa(as_input(X), as_input(Y), compare=compare)) == 0.0
