@@ -324,6 +324,11 @@ def procrustes(X, Y, angular=False):
     return float(np.arccos(sim)) if angular else float(sim)
 
 
+# The precision of the input, for the tie rule of the correlation and cosine distances
+# (float32 input is computed in float32: its rounding is the documented tolerance).
+TIE_EPS = {"value": np.finfo(np.float64).eps}
+
+
 def rdm(X, metric):
     """scipy's condensed distances (``sqeuclidean`` divided by d, as rsatoolbox)."""
     from scipy.spatial.distance import pdist
@@ -341,6 +346,7 @@ def rdm(X, metric):
     # keeps its digits (pdist's 1 - u.v/(|u||v|) leaves noise of 1e-16 near 0 and 2), and the
     # documented tie rule: within eps^2 (256^2 + 16 (kappa_i^2 + kappa_j^2)) of 0 or 2 is 0 or
     # 2, with kappa the amplification of rounding by the centring of the correlation distance.
+    eps = TIE_EPS["value"]
     C = X - X.mean(axis=1, keepdims=True) if metric == "correlation" else X
     norms = np.sqrt((C * C).sum(axis=1))
     kappa = (np.abs(X).max(axis=1) * np.sqrt(X.shape[1]) / norms if metric == "correlation"
@@ -351,7 +357,7 @@ def rdm(X, metric):
         for j in range(i + 1, len(X)):
             near = ((U[i] - U[j]) ** 2).sum() / 2
             far = ((U[i] + U[j]) ** 2).sum() / 2
-            tie = np.finfo(np.float64).eps ** 2 * (256**2 + 16 * (kappa[i] ** 2 + kappa[j] ** 2))
+            tie = eps**2 * (256**2 + 16 * (kappa[i] ** 2 + kappa[j] ** 2))
             D.append(0.0 if near <= tie else 2.0 if far <= tie else
                      near if near < 1 else 2.0 - far)
     return np.array(D)

@@ -98,7 +98,10 @@ IDS = list(CASES)
 
 @pytest.mark.parametrize("case, variant", [
     (case, variant) for case in IDS for variant in EQUIVALENT
-    if CASES[case].lists or variant != "list"])
+    if (CASES[case].lists or variant != "list")
+    # Ranks of values closer than float32 resolves (neighbours, dissimilarities) fall either
+    # way in low precision: rank measures are checked against the float64 oracle instead.
+    and not (CASES[case].ranks and EQUIVALENT[variant][2] != EXACT)])
 @few
 @given(XY=pairs(min_rows=4))
 def test_equivalent_input_gives_the_same_answer(case, variant, XY):

@@ -136,10 +136,14 @@ def test_agrees_with_the_float64_oracle(case, data, container):
         assume(Ys.std(axis=0).min() > 1e-2 * np.abs(Ys).max())
     wrap = CONTAINERS[container]
     out = run(lambda: call(wrap(X), wrap(Y)))
+    seen32 = dtype == "float32" and container != "list"  # (a list of numbers is float64)
+    ref.TIE_EPS["value"] = np.finfo(np.float32 if seen32 else np.float64).eps
     try:
         want = oracle(Xs, Ys)
     except ref.Undefined:
         want = None
+    finally:
+        ref.TIE_EPS["value"] = np.finfo(np.float64).eps
     if want is None:  # undefined: a named error, or the documented warning and value
         if isinstance(undefined, str):
             assert out.error is not None and undefined in str(out.error), out
