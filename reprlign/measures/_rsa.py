@@ -62,7 +62,7 @@ def _kappa(X, metric, nx):
     relative to the centred row they are ``sqrt(d) max|x_i| / ||x_i - mean||``
     times larger (one rounding of the mean shifts the whole centred row): rows
     at 5 +- 0.001 lose about four digits. Normalised rows closer than
-    ``256 eps`` plus ``4 eps kappa`` (in squared distance, the sum of squares)
+    ``256 eps`` plus ``2 eps kappa`` (in squared distance, the sum of squares)
     are taken as equal.
     """
     if metric != "correlation":
@@ -119,7 +119,7 @@ def _refine_close_pairs(D, Z, u, nx, factor=1.0, kappa=None):
             d = (diff * diff).sum(axis=1) * factor
             if normalised:
                 tie = snap if kappa is None else \
-                    snap + (4 * nx.eps(Z)) ** 2 * (kappa[a] ** 2 + kappa[b] ** 2)
+                    snap + (2 * nx.eps(Z)) ** 2 * (kappa[a] ** 2 + kappa[b] ** 2)
                 d = d * (d > tie)
                 total = nx.float64(za + zb)
                 far = (total * total).sum(axis=1)
@@ -448,7 +448,7 @@ def _exact_rsa(X, Y, metric, method, nx):
     if metric in ("correlation", "cosine"):
         for side, A in enumerate((X, Y)):
             kappa = None if nx.chunked else _kappa(A, metric, nx)
-            worst = 0.0 if kappa is None else 2 * (4 * float(nx.amax(kappa, 0))) ** 2
+            worst = 0.0 if kappa is None else 2 * (2 * float(nx.amax(kappa, 0))) ** 2
             snap[side] = m * nx.eps(A) ** 2 * (_TIE_ULPS**2 + worst)
     zero = not bool(s1a > snap[0]) or not bool(s1b > snap[1])
     if method == "cosine":

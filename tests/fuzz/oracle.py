@@ -344,7 +344,7 @@ def rdm(X, metric):
         return D / X.shape[1] if metric == "sqeuclidean" else D
     # 1 - cos(a, b) = ||a/|a| - b/|b|||^2 / 2 = 2 - ||a/|a| + b/|b|||^2 / 2: the form that
     # keeps its digits (pdist's 1 - u.v/(|u||v|) leaves noise of 1e-16 near 0 and 2), and the
-    # documented tie rule: within eps^2 (256^2 + 16 (kappa_i^2 + kappa_j^2)) of 0 or 2 is 0 or
+    # documented tie rule: within eps^2 (256^2 + 4 (kappa_i^2 + kappa_j^2)) of 0 or 2 is 0 or
     # 2, with kappa the amplification of rounding by the centring of the correlation distance.
     eps = TIE_EPS["value"]
     C = X - X.mean(axis=1, keepdims=True) if metric == "correlation" else X
@@ -357,7 +357,7 @@ def rdm(X, metric):
         for j in range(i + 1, len(X)):
             near = ((U[i] - U[j]) ** 2).sum() / 2
             far = ((U[i] + U[j]) ** 2).sum() / 2
-            tie = eps**2 * (256**2 + 16 * (kappa[i] ** 2 + kappa[j] ** 2))
+            tie = eps**2 * (256**2 + 4 * (kappa[i] ** 2 + kappa[j] ** 2))
             D.append(0.0 if near <= tie else 2.0 if far <= tie else
                      near if near < 1 else 2.0 - far)
     return np.array(D)
