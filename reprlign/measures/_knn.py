@@ -6,28 +6,21 @@ import numbers
 
 import numpy as np
 
-from ..utils._backend import is_torch, like, row_normalize, to_scalar, top_k
+from ..utils.backend import get_backend
 from ._common import check_pair
+from .registry import KNN_METRICS as METRICS
 
-METRICS = ("cosine", "euclidean")
 _BLOCK_ENTRIES = 1 << 22
 
 
-def _neighbours(X, rows, k, metric, sq):
+def _neighbours(X, rows, k, metric, sq, nx):
     """Indices of the k nearest other stimuli for each row in ``rows``."""
     S = X[rows] @ X.T
     if metric == "euclidean":  # nearest = largest -||x - x'||^2 (up to a per-row constant)
         S = 2 * S - sq[None, :]
     idx = np.arange(rows.start, rows.stop)
-    if is_torch(S):
-        import torch
-
-        S[torch.arange(len(idx), device=S.device), torch.as_tensor(idx, device=S.device)] = (
-            -torch.inf
-        )
-    else:
-        S[np.arange(len(idx)), idx] = -np.inf
-    return top_k(S, k)
+    S[nx.index(np.arange(len(idx)), S), nx.index(idx, S)] = -np.inf
+    return nx.top_k(S, k)
 
 
 def mutual_knn(X, Y, k=10, *, metric="cosine", block_size=None):
@@ -77,23 +70,26 @@ def mutual_knn(X, Y, k=10, *, metric="cosine", block_size=None):
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     X, Y = check_pair(X, Y)
+    nx = get_backend(X)
+    if nx.chunked:
+        nx.refuse("mutual_knn", "needs the k nearest neighbours of every stimulus among all "
+                  "others (O(n^2 d) work over pairs of row blocks)",
+                  "Compute it on a subsample in memory (X[idx].compute()), or compare the "
+                  "representations with cka, which is exact over chunks.")
     n = X.shape[0]
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k < n:
         raise ValueError(f"k must be an integer with 1 <= k < n = {n}, got {k!r}")
     if block_size is None:
         block_size = max(1, _BLOCK_ENTRIES // n)
     if metric == "cosine":
-        X, Y = row_normalize(X), row_normalize(Y)
+        X, Y = nx.row_normalize(X), nx.row_normalize(Y)
     sx = (X**2).sum(axis=1)
     sy = (Y**2).sum(axis=1)
     total = 0
     for start in range(0, n, block_size):
         rows = slice(start, min(n, start + block_size))
-        nx = _neighbours(X, rows, k, metric, sx)
-        ny = _neighbours(Y, rows, k, metric, sy)
+        near_x = _neighbours(X, rows, k, metric, sx, nx)
+        near_y = _neighbours(Y, rows, k, metric, sy, nx)
         # Neighbour sets have no repeats, so counting equal pairs counts the overlap.
-        total += int((nx[:, :, None] == ny[:, None, :]).sum())
-    value = total / (n * k)
-    if is_torch(X):
-        return to_scalar(like(value, X))
-    return value
+        total += int((near_x[:, :, None] == near_y[:, None, :]).sum())
+    return nx.to_output(total / (n * k), X)

@@ -8,8 +8,7 @@ import warnings
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ..utils._backend import as_index, is_torch, to_float64
-from ..utils._torch import to_numpy
+from ..utils.backend import get_backend
 
 
 def _as_layers(batch, name):
@@ -28,23 +27,64 @@ def _as_layers(batch, name):
         raise ValueError(f"{name} holds no layers")
     out = []
     for i, a in enumerate(arrays):
-        if not is_torch(a):
-            a = np.asarray(a)
-            if not np.issubdtype(a.dtype, np.number):
-                raise TypeError(f"{_label(name, names, i, single)} must hold numbers, got dtype "
-                                f"{a.dtype}")
-            a = a.astype(np.float64, copy=False) if a.dtype != np.float32 else a
-        elif not a.is_floating_point() or a.element_size() < 4:  # ints, float16, bfloat16
-            a = a.double() if not a.is_floating_point() else a.float()
+        nx = get_backend(a)
+        a = nx.floating(a, name=_label(name, names, i, single))  # ints, float16, bfloat16
         if a.ndim < 2:
             raise ValueError(f"{_label(name, names, i, single)} must have a batch axis and "
                              f"features, got shape {tuple(a.shape)}")
-        a = a.reshape(a.shape[0], -1)  # conv maps (b, C, H, W) are flattened, as in the papers
-        out.append(a.detach() if is_torch(a) else a)
+        # conv maps (b, C, H, W) are flattened, as in the papers
+        out.append(nx.detach(a.reshape(a.shape[0], -1)))
     b = out[0].shape[0]
     if any(a.shape[0] != b for a in out):
         raise ValueError(f"all layers of {name} must have the same batch size")
     return names, out, single
+
+
+def _layers_of(batch):
+    if isinstance(batch, dict):
+        return list(batch.values())
+    return list(batch) if isinstance(batch, list | tuple) else [batch]
+
+
+def _in_memory(*batches):
+    """Batches with every dask array among their layers computed, all in one go."""
+    layers = [a for b in batches if b is not None for a in _layers_of(b)]
+    if not get_backend(*layers).chunked:
+        return batches
+    import dask
+
+    return dask.compute(*batches)
+
+
+def _spans(reps_a, reps_b, n, batch_size):
+    """Batches of dask layers, computed a span of whole batches at a time.
+
+    A span covers about one row chunk of the first dask layer (at least one
+    batch): its rows of every layer are computed together, then cut into
+    batches, so memory holds one span and each chunk is read about once.
+    """
+    import dask
+
+    chunk = next(v.chunks[0][0] for v in [*reps_a.values(), *(reps_b or {}).values()]
+                 if get_backend(v).chunked)
+    span = batch_size * max(1, chunk // batch_size)
+    for start in range(0, n, span):
+        rows = slice(start, min(n, start + span))
+        xa, xb = dask.compute({k: v[rows] for k, v in reps_a.items()},
+                              None if reps_b is None else {k: v[rows] for k, v in reps_b.items()})
+        for i in range(0, rows.stop - start, batch_size):
+            cut = slice(i, i + batch_size)
+            yield ({k: v[cut] for k, v in xa.items()},
+                   None if xb is None else {k: v[cut] for k, v in xb.items()})
+
+
+def _batches(reps_a, reps_b, order, batch_size):
+    """Batches of in-memory layers, rows in ``order``."""
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        yield ({k: v[get_backend(v).index(idx, v)] for k, v in reps_a.items()},
+               None if reps_b is None else {k: v[get_backend(v).index(idx, v)]
+                                            for k, v in reps_b.items()})
 
 
 def _label(name, names, i, single):
@@ -54,83 +94,51 @@ def _label(name, names, i, single):
 def _common(xs, ys):
     """The layers of both sides in one backend, device and dtype (no copy when they agree)."""
     layers = xs + ys
-    if any(is_torch(a) for a in layers):
-        import torch
-
-        ref = next(a for a in layers if is_torch(a))
-        layers = [torch.as_tensor(a, device=ref.device) for a in layers]
-        dtype = layers[0].dtype
-        for a in layers[1:]:
-            dtype = torch.promote_types(dtype, a.dtype)
-    else:
-        dtype = np.result_type(*layers)
-    layers = [a if a.dtype == dtype else a.to(dtype) if is_torch(a) else a.astype(dtype)
-              for a in layers]
-    return layers[:len(xs)], layers[len(xs):]
+    nx = get_backend(*layers)
+    ref = next(a for a in layers if nx.owns(a))
+    layers = [nx.place(a, ref) for a in layers]
+    dtype = nx.result_type(*layers)
+    layers = [nx.astype(a, dtype) for a in layers]
+    return layers[:len(xs)], layers[len(xs):], nx
 
 
-def _gram_stats(layers):
+def _gram_stats(layers, nx):
     """Zero-diagonal batch Gram matrices of every layer, flattened (L, b*b), and row sums.
 
     Features are centred within the batch first: the unbiased HSIC ignores
     translation, and centring keeps float32 Gram entries small and accurate.
     The Grams stay in the features' precision and are written into one
-    preallocated (L, b, b) block; the row sums are returned in float64. On
-    torch the column means and row sums are matrix-vector products (torch's
-    strided reductions are several times slower than the GEMV on CPU).
+    preallocated (L, b, b) block; the row sums are returned in float64. Column
+    means and row sums come from the back end (numpy's pairwise-summed
+    reductions are fast and keep float32 accurate; on torch they are
+    matrix-vector products, several times faster than its strided reductions).
     """
     b, n_layers = layers[0].shape[0], len(layers)
-    if is_torch(layers[0]):
-        import torch
-
-        ref = layers[0]
-        G = torch.empty((n_layers, b, b), dtype=ref.dtype, device=ref.device)
-        mean = torch.full((1, b), 1.0 / b, dtype=ref.dtype, device=ref.device)
+    G = nx.empty((n_layers, b, b), like=layers[0])
+    with nx.quiet():  # _check_finite reports non-finite values by layer
         for i, A in enumerate(layers):
-            A = A - mean @ A
-            torch.mm(A, A.T, out=G[i])
-        G.diagonal(dim1=1, dim2=2).zero_()
-        rows = (G.reshape(n_layers * b, b) @ mean[0]).reshape(n_layers, b) * b
-    else:  # numpy's pairwise-summed reductions are fast and keep float32 accurate
-        G = np.empty((n_layers, b, b), dtype=layers[0].dtype)
-        with np.errstate(invalid="ignore", over="ignore"):  # _check_finite reports these
-            for i, A in enumerate(layers):
-                A = A - A.mean(axis=0)
-                np.matmul(A, A.T, out=G[i])
-            G[:, np.arange(b), np.arange(b)] = 0
-            rows = G.sum(axis=2)
-    return G.reshape(n_layers, b * b), to_float64(rows)
+            A = A - nx.col_mean(A)
+            nx.matmul(A, A.T, out=G[i])
+        nx.zero_diagonals_(G)
+        rows = nx.row_sums(G.reshape(n_layers * b, b)).reshape(n_layers, b)
+    return G.reshape(n_layers, b * b), nx.float64(rows)
 
 
-def _rowdot(A, B):
-    """``(A * B).sum(axis=1)``; for ``A is B`` the squared row norms.
-
-    The norm reductions are about ten times more accurate in float32 than a
-    batched product (they enter every CKA value through the denominator).
-    """
-    if is_torch(A):
-        import torch
-
-        if A is B:
-            return torch.linalg.vector_norm(A, dim=1).double() ** 2
-        return torch.einsum("ij,ij->i", A, B)
-    if A is B:
-        return np.square(np.linalg.norm(A, axis=1).astype(np.float64))
-    return np.einsum("ij,ij->i", A, B)
-
-
-def _hsic(Ga, Ra, Gb, Rb, b, paired):
+def _hsic(Ga, Ra, Gb, Rb, b, paired, nx):
     """Song et al.'s unbiased HSIC for every (a, b) pair, or only matching rows (``paired``).
 
     ``tr(K~ L~) + 1'K~1 1'L~1 / ((b-1)(b-2)) - 2/(b-2) (K~1)'(L~1)``, over ``b (b-3)``.
-    The trace term is a product in the Grams' precision; the rest is float64.
+    The trace term is a product in the Grams' precision (for ``Ga is Gb`` the
+    squared row norms, about ten times more accurate in float32 than a batched
+    product: they enter every CKA value through the denominator); the rest is
+    float64.
     """
     if paired:
-        tr = to_float64(_rowdot(Ga, Gb))
+        tr = nx.row_norms2(Ga) if Ga is Gb else nx.float64(nx.rowdot(Ga, Gb))
         cross = (Ra * Rb).sum(axis=1)
         sums = Ra.sum(axis=1) * Rb.sum(axis=1)
     else:
-        tr = to_float64(Ga @ Gb.T)
+        tr = nx.float64(Ga @ Gb.T)
         cross = Ra @ Rb.T
         sums = Ra.sum(axis=1)[:, None] * Rb.sum(axis=1)[None, :]
     return (tr + sums / ((b - 1) * (b - 2)) - 2.0 / (b - 2) * cross) / (b * (b - 3))
@@ -143,8 +151,8 @@ def _check_finite(R, names, single, name):
     (through the column mean), so the L row-sum totals catch it: one small
     check per batch instead of a pass over every feature.
     """
-    ok = R.sum(axis=1)
-    ok = to_numpy(ok.isfinite()) if is_torch(ok) else np.isfinite(ok)
+    nx = get_backend(R)
+    ok = nx.to_numpy(nx.isfinite(R.sum(axis=1)))
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
         raise ValueError(f"{_label(name, names, i, single)} contains NaN or infinite values "
@@ -249,6 +257,7 @@ class MinibatchCKA:
         -------
         self
         """
+        X_batch, Y_batch = _in_memory(X_batch, Y_batch)
         names_x, xs, single_x = _as_layers(X_batch, "X_batch")
         if Y_batch is None:
             names_y, ys, single_y = names_x, xs, single_x
@@ -264,17 +273,17 @@ class MinibatchCKA:
         shape = (len(xs), len(ys), single_x and single_y, Y_batch is None)
         if self._shape is not None and shape != self._shape:
             raise ValueError("every batch must hold the same layers as the first one")
-        xs, ys = _common(xs, ys if Y_batch is not None else [])
-        Gx, Rx = _gram_stats(xs)
+        xs, ys, nx = _common(xs, ys if Y_batch is not None else [])
+        Gx, Rx = _gram_stats(xs, nx)
         _check_finite(Rx, names_x, single_x, "X_batch")
         if Y_batch is None:
             Gy, Ry = Gx, Rx
         else:
-            Gy, Ry = _gram_stats(ys)
+            Gy, Ry = _gram_stats(ys, nx)
             _check_finite(Ry, names_y, single_y, "Y_batch")
-        hxy = _hsic(Gx, Rx, Gy, Ry, b, paired=False)
-        hxx = _hsic(Gx, Rx, Gx, Rx, b, paired=True)
-        hyy = hxx if Y_batch is None else _hsic(Gy, Ry, Gy, Ry, b, paired=True)
+        hxy = _hsic(Gx, Rx, Gy, Ry, b, False, nx)
+        hxx = _hsic(Gx, Rx, Gx, Rx, b, True, nx)
+        hyy = hxx if Y_batch is None else _hsic(Gy, Ry, Gy, Ry, b, True, nx)
         if self.hsic_xy_ is None:  # set only now: a rejected batch leaves no trace
             self._shape = shape
             self.layers_x_, self.layers_y_ = names_x, names_y
@@ -295,9 +304,8 @@ class MinibatchCKA:
         """
         if self.hsic_xy_ is None:
             raise ValueError("MinibatchCKA.result() called before any update()")
-        hxy = to_numpy(self.hsic_xy_)
-        hxx = to_numpy(self.hsic_xx_)
-        hyy = to_numpy(self.hsic_yy_)
+        nx = get_backend(self.hsic_xy_)
+        hxy, hxx, hyy = (nx.to_numpy(h) for h in (self.hsic_xy_, self.hsic_xx_, self.hsic_yy_))
         denom = np.sqrt(np.outer(hxx, hyy))
         bad_x, bad_y = np.flatnonzero(hxx <= 0), np.flatnonzero(hyy <= 0)
         if len(bad_x) or len(bad_y):
@@ -317,16 +325,20 @@ def layer_similarity(reps_a, reps_b=None, *, batch_size=256, shuffle=False, rand
 
     Parameters
     ----------
-    reps_a : dict of str -> array-like or torch.Tensor of shape (n, ...)
+    reps_a : dict of str -> array-like, torch.Tensor or dask array of shape (n, ...)
         Features of the same n stimuli from each layer of a network (more
-        than two axes are flattened).
+        than two axes are flattened). With dask arrays (such as the layers of
+        a :class:`reprlign.FeatureStore`), the rows of a few batches of every
+        layer are computed at a time, about one row chunk, so the layers
+        never need to fit in memory.
     reps_b : dict or None, default=None
         The same for another network; None compares ``reps_a`` with itself.
     batch_size : int, default=256
         Stimuli per minibatch (at least 4). A last batch of fewer than 4
         stimuli is dropped with a warning that says how many.
     shuffle : bool, default=False
-        Shuffle the stimuli before splitting them into batches.
+        Shuffle the stimuli before splitting them into batches (not for dask
+        arrays, which are read in order).
     random_state : int, RandomState or None
         Seed for the shuffle.
 
@@ -367,18 +379,25 @@ def layer_similarity(reps_a, reps_b=None, *, batch_size=256, shuffle=False, rand
     for key, a in list(reps_a.items()) + list((reps_b or {}).items()):
         if a.shape[0] != n:
             raise ValueError(f"layer {key!r} has {a.shape[0]} stimuli, expected {n}")
-    order = np.arange(n)
-    if shuffle:
-        order = check_random_state(random_state).permutation(n)
+    nx = get_backend(*layers)
+    if nx.chunked:
+        if shuffle:
+            nx.refuse("layer_similarity(shuffle=True)", "reads the stimuli in random order, "
+                      "every batch from every chunk", "Shuffle the stimuli before they are "
+                      "stored (or pass shuffle=False: the batches then follow the chunks).")
+        stream = _spans(reps_a, reps_b, n, batch_size)
+    else:
+        order = np.arange(n)
+        if shuffle:
+            order = check_random_state(random_state).permutation(n)
+        stream = _batches(reps_a, reps_b, order, batch_size)
     acc = MinibatchCKA()
     dropped = 0
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size]
-        if len(idx) < 4:
-            dropped = len(idx)
+    for xa, xb in stream:
+        b = next(iter(xa.values())).shape[0]
+        if b < 4:
+            dropped = b
             break
-        xa = {k: v[as_index(idx, v)] for k, v in reps_a.items()}
-        xb = None if reps_b is None else {k: v[as_index(idx, v)] for k, v in reps_b.items()}
         acc.update(xa, xb)
     if dropped:
         warnings.warn(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 from sklearn.utils import Bunch
 
 from ..triplets import choice_kl, choice_probabilities, odd_one_out_accuracy, validate_triplets
-from ..utils._backend import is_torch
+from ..utils._torch import to_numpy
 from ..utils._validation import check_features
 
 
@@ -64,7 +63,7 @@ def odd_one_out_agreement(X, triplets, y=None, *, similarity="cosine", temperatu
     t = validate_triplets(triplets, X.shape[0])
     kl = None
     if y is not None:
-        y_arr = np.asarray(y.detach().cpu() if is_torch(y) else y)
+        y_arr = to_numpy(y)
         if y_arr.ndim == 2:
             if y_arr.shape != (t.shape[0], 3):
                 raise ValueError(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils._backend import is_torch, like, sqrt, svdvals, to_float64, to_scalar
+from ..utils.backend import get_backend
 from ._common import center_columns, check_pair, degenerate
+from .registry import PROCRUSTES_MEASURES as MEASURES
 
-MEASURES = ("similarity", "angular")
 
-
-def _reduce_columns(X):
+def _reduce_columns(X, nx):
     """An (n, n) matrix with the same inner products between rows as ``X`` (when d > n).
 
     With ``X' = Q R`` (thin QR), ``X' Y = Q (R Y)`` and ``Q`` has orthonormal
@@ -19,11 +18,7 @@ def _reduce_columns(X):
     n, d = X.shape
     if d <= n:
         return X
-    if is_torch(X):
-        import torch
-
-        return torch.linalg.qr(X.T, mode="reduced")[1].T
-    return np.linalg.qr(X.T, mode="r").T
+    return nx.qr_r(X.T).T
 
 
 def procrustes(X, Y, *, measure="similarity"):
@@ -31,10 +26,11 @@ def procrustes(X, Y, *, measure="similarity"):
 
     Parameters
     ----------
-    X : array-like or torch.Tensor of shape (n, d1)
+    X : array-like, torch.Tensor or dask array of shape (n, d1)
         First representation, one row per stimulus.
-    Y : array-like or torch.Tensor of shape (n, d2)
-        Second representation of the same stimuli.
+    Y : array-like, torch.Tensor or dask array of shape (n, d2)
+        Second representation of the same stimuli. Dask arrays are reduced
+        chunk by chunk (``X~'Y~`` and the norms are sums over row chunks).
     measure : {"similarity", "angular"}, default="similarity"
         ``"similarity"``: ``||X~' Y~||_* / (||X~||_F ||Y~||_F)`` in [0, 1]
         (1 when Y is a rotation, reflection, scaling and translation of X);
@@ -43,9 +39,9 @@ def procrustes(X, Y, *, measure="similarity"):
     Returns
     -------
     float or torch.Tensor
-        A Python float for numpy input, a 0-d tensor for torch input. When X or
-        Y has no variance across stimuli the similarity is undefined: 0.0 (or
-        pi/2 for ``"angular"``) is returned with a ``RuntimeWarning``.
+        A Python float for numpy and dask input, a 0-d tensor for torch input.
+        When X or Y has no variance across stimuli the similarity is undefined:
+        0.0 (or pi/2 for ``"angular"``) is returned with a ``RuntimeWarning``.
 
     See Also
     --------
@@ -76,20 +72,26 @@ def procrustes(X, Y, *, measure="similarity"):
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
     X, Y = check_pair(X, Y)
-    Xc = center_columns(X)
-    Yc = center_columns(Y)
-    nx = sqrt((to_float64(Xc) ** 2).sum())
-    ny = sqrt((to_float64(Yc) ** 2).sum())
-    for which, norm in (("X", nx), ("Y", ny)):
+    nx = get_backend(X)
+    if nx.chunked:  # the centred product and norms from the one-pass moments
+        m = nx.moments(X, Y, row_norms=False)
+        nx_, ny_ = (np.sqrt(max(0.0, float(np.trace(C)))) for C in (m.centred_xx(),
+                                                                    m.centred_yy()))
+        cross = m.centred_xy
+    else:
+        Xc = center_columns(X, nx)
+        Yc = center_columns(Y, nx)
+        nx_, ny_ = nx.evaluate(nx.sqrt(nx.sqnorm(nx.float64(Xc))),
+                               nx.sqrt(nx.sqnorm(nx.float64(Yc))))
+
+        def cross():
+            return nx.float64(_reduce_columns(Xc, nx).T @ _reduce_columns(Yc, nx))
+    for which, norm in (("X", nx_), ("Y", ny_)):
         if not bool(norm > 0):
             value = 0.0 if measure == "similarity" else float(np.pi / 2)
-            value = degenerate("Procrustes similarity", f"{which} has no variance", value)
-            return to_scalar(like(value, X)) if is_torch(X) else value
-    M = to_float64(_reduce_columns(Xc).T @ _reduce_columns(Yc))
-    sim = svdvals(M).sum() / (nx * ny)
-    sim = sim.clamp(0.0, 1.0) if is_torch(sim) else min(1.0, max(0.0, float(sim)))
+            return nx.to_output(degenerate("Procrustes similarity", f"{which} has no variance",
+                                           value), X)
+    sim = nx.clip(nx.svdvals(cross()).sum() / (nx_ * ny_), 0.0, 1.0)
     if measure == "angular":
-        sim = sim.arccos() if is_torch(sim) else float(np.arccos(sim))
-    if is_torch(X):
-        return to_scalar(sim.to(X.dtype))
-    return float(sim)
+        sim = nx.arccos(sim)
+    return nx.to_output(sim, X)

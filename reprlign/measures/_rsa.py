@@ -3,47 +3,41 @@
 from __future__ import annotations
 
 import numbers
+from functools import partial
 
 import numpy as np
 
-from ..utils._backend import (
-    is_torch,
-    like,
-    rankdata,
-    row_normalize,
-    sqrt,
-    to_float64,
-    to_scalar,
-    upper_triangle,
-)
-from ..utils._torch import to_numpy
 from ..utils._validation import check_features
+from ..utils.backend import NUMPY, get_backend
 from ._common import center_columns, check_pair, degenerate, gram_products, row_sq_norms
+from .registry import COMPARATORS, RDM_METRICS
 
-RDM_METRICS = ("correlation", "cosine", "euclidean", "sqeuclidean")
-COMPARATORS = ("spearman", "pearson", "tau_a", "cosine")
 # Metrics whose RDM is D_ij = u_i + u_j - 2 z_i . z_j: the exact O(n d^2) route applies.
 _LINEAR_METRICS = ("correlation", "cosine", "sqeuclidean")
 
 
 # --------------------------------------------------------------------------- RDMs
-def _embedding(X, metric, name="X"):
-    """``Z`` with ``D_ij = |z_i|^2 + |z_j|^2 - 2 z_i . z_j`` for the linear metrics."""
+def _embedding(X, metric, nx, name="X", first_row=0):
+    """``Z`` with ``D_ij = |z_i|^2 + |z_j|^2 - 2 z_i . z_j`` for the linear metrics.
+
+    ``first_row`` is the number of the first row of ``X`` in error messages
+    (for a row chunk of a larger array).
+    """
     if metric in ("correlation", "cosine"):
         if metric == "correlation":
             X = X - X.mean(axis=1, keepdims=True)
-        norms = row_sq_norms(X)
+        norms = row_sq_norms(X, nx)
         bad = norms == 0
         if bool(bad.any()):
-            rows = np.flatnonzero(np.asarray(bad.cpu() if is_torch(bad) else bad))
+            rows = np.flatnonzero(nx.to_numpy(bad)) + first_row
             what = "constant" if metric == "correlation" else "all-zero"
             raise ValueError(
                 f"{name} has {len(rows)} {what} row(s) (first: {rows[:5].tolist()}): the "
                 f"{metric} distance to them is undefined; drop them or use metric='euclidean'"
             )
-        return row_normalize(X) * (0.5**0.5)
+        return nx.row_normalize(X) * (0.5**0.5)
     # Euclidean distances ignore translation; centring first avoids cancellation.
-    Xc = center_columns(X)
+    Xc = center_columns(X, nx)
     return Xc / X.shape[1] ** 0.5 if metric == "sqeuclidean" else Xc
 
 
@@ -86,8 +80,13 @@ def rdm(X, metric="correlation", *, square=False):
     """
     if metric not in RDM_METRICS:
         raise ValueError(f"metric must be one of {RDM_METRICS}, got {metric!r}")
+    if get_backend(X).chunked:
+        get_backend(X).refuse("rdm", "has n (n - 1) / 2 entries",
+                              "rsa(X, Y, compare='pearson') compares the RDMs of dask arrays "
+                              "exactly without forming them; or compute the RDM of a subsample.")
     X = check_features(X, name="X", min_samples=2)
-    Z = _embedding(X, metric)
+    nx = get_backend(X)
+    Z = _embedding(X, metric, nx)
     # In place on the Gram matrix: an n x n RDM is formed without n x n temporaries.
     D = Z @ Z.T
     D *= -2.0
@@ -97,70 +96,57 @@ def rdm(X, metric="correlation", *, square=False):
         u = (Z * Z).sum(axis=1)
         D += u[:, None]
         D += u[None, :]
-    D = D.clamp_min_(0) if is_torch(D) else np.maximum(D, 0, out=D)
-    if is_torch(D):
-        D.fill_diagonal_(0)
-    else:
-        np.fill_diagonal(D, 0)
+    D = nx.fill_diagonal_(nx.clamp_min_(D, 0), 0)
     if metric == "euclidean":
-        D = sqrt(D)
+        D = nx.sqrt(D)
     if square:  # mirror the upper triangle: exactly symmetric, and equal to the vector form
-        if is_torch(D):
-            import torch
-
-            return torch.triu(D) + torch.triu(D, 1).T
-        il = np.tril_indices(D.shape[0], -1)
-        D[il] = D.T[il]
-        return D
-    return upper_triangle(D)
+        return nx.symmetrize_upper(D)
+    return nx.upper_triangle(D)
 
 
 def _as_vector(a, name):
     """An RDM as its upper-triangle vector: 1-D passes, a square symmetric matrix is cut."""
-    if not is_torch(a) and not isinstance(a, np.ndarray):
-        try:
-            a = np.asarray(a, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a numeric RDM: {exc}") from exc
+    nx = get_backend(a)
+    try:
+        a = nx.floating(nx.asarray(a), name=name)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric RDM: {exc}") from exc
     if a.ndim == 2:
         if a.shape[0] != a.shape[1]:
             raise ValueError(
                 f"{name} must be an RDM vector (1-D) or a square matrix, got shape "
                 f"{tuple(a.shape)}"
             )
-        asym = (a - a.T).detach().abs().max() if is_torch(a) else np.abs(a - a.T).max()
-        if float(asym) > 1e-8 * max(1.0, float(abs(a).max())):
+        asym = float(nx.abs(nx.detach(a - a.T)).max())
+        if asym > 1e-8 * max(1.0, float(abs(a).max())):
             raise ValueError(f"{name} is a square matrix but not symmetric: not an RDM")
-        a = upper_triangle(a)
+        a = nx.upper_triangle(a)
     elif a.ndim != 1:
         raise ValueError(f"{name} must be 1-D or a square matrix, got shape {tuple(a.shape)}")
-    if not is_torch(a) and not np.issubdtype(a.dtype, np.floating):
-        a = a.astype(np.float64)
-    finite = a.isfinite().all() if is_torch(a) else np.isfinite(a).all()
-    if not bool(finite):
+    if not bool(nx.isfinite(a).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     if a.shape[0] < 2:
         raise ValueError(f"{name} needs at least 2 dissimilarities (3 stimuli)")
     return a
 
 
-def _pearson(a, b, what="Pearson correlation between RDMs"):
-    a = to_float64(a)
-    b = to_float64(b)
+def _pearson(a, b, nx, what="Pearson correlation between RDMs"):
+    a = nx.float64(a)
+    b = nx.float64(b)
     a = a - a.mean()
     b = b - b.mean()
     saa, sbb = a @ a, b @ b  # BLAS dot products: no temporaries
     if not bool(saa > 0) or not bool(sbb > 0):
         return degenerate(what, "an RDM is constant")
-    return (a @ b) / sqrt(saa * sbb)
+    return (a @ b) / nx.sqrt(saa * sbb)
 
 
-def _tau_a(a, b):
+def _tau_a(a, b, nx):
     """Kendall's tau-a from scipy's O(m log m) tau-b and the tie counts."""
     from scipy.stats import kendalltau
 
-    a = to_numpy(a).astype(np.float64, copy=False)
-    b = to_numpy(b).astype(np.float64, copy=False)
+    a = nx.to_numpy(a).astype(np.float64, copy=False)
+    b = nx.to_numpy(b).astype(np.float64, copy=False)
     m = a.shape[0]
     n0 = m * (m - 1) / 2
 
@@ -175,24 +161,18 @@ def _tau_a(a, b):
     return float(tau_b * np.sqrt((n0 - t1) * (n0 - t2)) / n0)
 
 
-def _compare_vectors(a, b, method):
+def _compare_vectors(a, b, method, nx):
     if method == "pearson":
-        return _pearson(a, b)
+        return _pearson(a, b, nx)
     if method == "spearman":
-        return _pearson(rankdata(a), rankdata(b), "Spearman correlation between RDMs")
+        return _pearson(nx.rankdata(a), nx.rankdata(b), nx, "Spearman correlation between RDMs")
     if method == "cosine":
-        a, b = to_float64(a), to_float64(b)
+        a, b = nx.float64(a), nx.float64(b)
         saa, sbb = (a * a).sum(), (b * b).sum()
         if not bool(saa > 0) or not bool(sbb > 0):
             return degenerate("cosine similarity between RDMs", "an RDM is all zeros")
-        return (a * b).sum() / sqrt(saa * sbb)
-    return _tau_a(a, b)
-
-
-def _out(value, ref):
-    if is_torch(ref):
-        return to_scalar(like(float(value), ref) if not is_torch(value) else value.to(ref.dtype))
-    return float(value)
+        return (a * b).sum() / nx.sqrt(saa * sbb)
+    return _tau_a(a, b, nx)
 
 
 def compare_rdms(a, b, method="spearman"):
@@ -236,13 +216,13 @@ def compare_rdms(a, b, method="spearman"):
         raise ValueError(
             f"a and b must be RDMs of the same stimuli: {a.shape[0]} and {b.shape[0]} entries"
         )
-    if is_torch(a) != is_torch(b):
-        a, b = (like(a, b), b) if is_torch(b) else (a, like(b, a))
-    return _out(_compare_vectors(a, b, method), a)
+    nx = get_backend(a, b)
+    a, b = nx.pair(a, b)
+    return nx.to_output(_compare_vectors(a, b, method, nx), a)
 
 
 # --------------------------------------------------------------------------- RSA
-def _pair_sums(Za, Zb):
+def _pair_sums(Za, Zb, nx):
     """Sums over pairs i < j of D_a, D_b, D_a^2, D_b^2 and D_a D_b, in O(n d^2).
 
     With ``D_ij = u_i + u_j - 2 z_i . z_j`` and ``D_ii = 0``, a sum over i < j is
@@ -250,11 +230,12 @@ def _pair_sums(Za, Zb):
     column sums and ``||Za' Zb||_F^2``.
     """
     n = Za.shape[0]
-    u, v = row_sq_norms(Za), row_sq_norms(Zb)
-    sa, sb = to_float64(Za.sum(axis=0)), to_float64(Zb.sum(axis=0))
-    ga = to_float64(Za @ Za.sum(axis=0))  # G_a 1
-    gb = to_float64(Zb @ Zb.sum(axis=0))
-    fab, faa, fbb = gram_products(Za, Zb)
+    u, v, sa, sb, ga, gb = nx.evaluate(
+        row_sq_norms(Za, nx), row_sq_norms(Zb, nx),
+        nx.float64(Za.sum(axis=0)), nx.float64(Zb.sum(axis=0)),
+        nx.float64(Za @ Za.sum(axis=0)), nx.float64(Zb @ Zb.sum(axis=0)),  # G 1
+    )
+    fab, faa, fbb = gram_products(Za, Zb, nx)
 
     def full(u, v, gu, gv, f):  # sum_ij D_a D_b
         return 2 * n * (u * v).sum() + 2 * u.sum() * v.sum() - 4 * (u * gv).sum() \
@@ -271,35 +252,70 @@ def _pair_sums(Za, Zb):
     )
 
 
-def _exact_rsa(X, Y, metric, method):
-    Za, Zb = _embedding(X, metric, "X"), _embedding(Y, metric, "Y")
+def _chunk_embedding(A, first_row, *, metric, name):
+    """The embedding of one row chunk on the dask route.
+
+    Row by row as :func:`_embedding`; for ``"sqeuclidean"`` only the scaling,
+    since centring each chunk on its own mean would move chunks apart (the
+    reduction's common shift stands in for the centring).
+    """
+    if metric == "sqeuclidean":
+        return A / A.shape[1] ** 0.5
+    return _embedding(A, metric, NUMPY, name, first_row)
+
+
+def _pair_sums_moments(m):
+    """:func:`_pair_sums` from the one-pass moments of the embeddings (the dask route).
+
+    The same expansion, with ``sum_i u_i (G_b 1)_i = s_b . sum_i u_i zb_i``; RDMs
+    of these metrics ignore a common shift of the embedding, so the shifted
+    moments give the same sums.
+    """
+    n = m.n
+
+    def full(su, sv, suv, su_gv, sv_gu, f):
+        return 2 * n * suv + 2 * su * sv - 4 * su_gv - 4 * sv_gu + 4 * f
+
+    return (
+        n * m.p - m.sx @ m.sx,
+        n * m.q - m.sy @ m.sy,
+        full(m.p, m.p, m.pp, m.sx @ m.px, m.sx @ m.px, np.vdot(m.xx, m.xx)) / 2,
+        full(m.q, m.q, m.qq, m.sy @ m.qy, m.sy @ m.qy, np.vdot(m.yy, m.yy)) / 2,
+        full(m.p, m.q, m.pq, m.sy @ m.py, m.sx @ m.qx, np.vdot(m.xy, m.xy)) / 2,
+    )
+
+
+def _exact_rsa(X, Y, metric, method, nx):
     n = X.shape[0]
+    if nx.chunked:
+        transforms = tuple(partial(_chunk_embedding, metric=metric, name=name)
+                           for name in ("X", "Y"))
+        s1a, s1b, saa, sbb, sab = _pair_sums_moments(nx.moments(X, Y, transforms=transforms))
+    else:
+        Za, Zb = _embedding(X, metric, nx, "X"), _embedding(Y, metric, nx, "Y")
+        s1a, s1b, saa, sbb, sab = _pair_sums(Za, Zb, nx)
     m = n * (n - 1) / 2
-    s1a, s1b, saa, sbb, sab = _pair_sums(Za, Zb)
     if method == "cosine":
         if not bool(saa > 0) or not bool(sbb > 0):
             return degenerate("cosine similarity between RDMs", "an RDM is all zeros")
-        return sab / sqrt(saa * sbb)
+        return sab / nx.sqrt(saa * sbb)
     va, vb = m * saa - s1a**2, m * sbb - s1b**2
     # Relative to the scale of the sums, a variance this small is rounding noise.
     if not bool(va > 1e-12 * m * saa) or not bool(vb > 1e-12 * m * sbb):
         return degenerate("Pearson correlation between RDMs", "an RDM is constant")
-    return (m * sab - s1a * s1b) / sqrt(va * vb)
+    return (m * sab - s1a * s1b) / nx.sqrt(va * vb)
 
 
-def _rank_memory(n, X):
+def _rank_memory(n, X, nx):
     """Bytes a rank comparison needs: both rank vectors, a sort's indices and copies."""
     m = n * (n - 1) // 2
-    itemsize = X.element_size() if is_torch(X) else X.itemsize
-    return m * (8 + 8 + 8 + 2 * itemsize)
+    return m * (8 + 8 + 8 + 2 * nx.itemsize(X))
 
 
-def _check_memory(n, X, method, max_memory_gb):
-    need = _rank_memory(n, X)
-    if is_torch(X) and X.device.type == "cuda":
-        import torch
-
-        limit = torch.cuda.mem_get_info(X.device)[0]
+def _check_memory(n, X, method, max_memory_gb, nx):
+    need = _rank_memory(n, X, nx)
+    limit = nx.free_memory(X)
+    if limit is not None:
         where = f"the {limit / 1e9:.1f} GB free on {X.device}"
     else:
         limit = max_memory_gb * 1e9
@@ -318,10 +334,13 @@ def rsa(X, Y, *, rdm_metric="correlation", compare="spearman", max_memory_gb=20.
 
     Parameters
     ----------
-    X : array-like or torch.Tensor of shape (n, d1)
+    X : array-like, torch.Tensor or dask array of shape (n, d1)
         First representation, one row per stimulus.
-    Y : array-like or torch.Tensor of shape (n, d2)
-        Second representation of the same stimuli.
+    Y : array-like, torch.Tensor or dask array of shape (n, d2)
+        Second representation of the same stimuli. Dask arrays are reduced
+        chunk by chunk on the exact route (``compare="pearson"`` or
+        ``"cosine"`` with a correlation, cosine or squared-Euclidean RDM); the
+        other combinations need all pairs of stimuli at once and refuse them.
     rdm_metric : {"correlation", "cosine", "euclidean", "sqeuclidean"}, default="correlation"
         Dissimilarity used for both RDMs (see :func:`rdm`).
     compare : {"spearman", "pearson", "tau_a", "cosine"}, default="spearman"
@@ -369,14 +388,24 @@ def rsa(X, Y, *, rdm_metric="correlation", compare="spearman", max_memory_gb=20.
     ):
         raise ValueError(f"max_memory_gb must be a positive number, got {max_memory_gb!r}")
     X, Y = check_pair(X, Y, min_samples=3)
+    nx = get_backend(X)
     if compare in ("pearson", "cosine") and rdm_metric in _LINEAR_METRICS:
-        return _out(_exact_rsa(X, Y, rdm_metric, compare), X)
+        return nx.to_output(_exact_rsa(X, Y, rdm_metric, compare, nx), X)
+    if nx.chunked:
+        nx.refuse(f"RSA with compare={compare!r} and rdm_metric={rdm_metric!r}",
+                  f"needs all n (n - 1) / 2 dissimilarities at once ({compare} ranks or reads "
+                  "them all)" if compare in ("spearman", "tau_a") else
+                  "needs every Euclidean distance (a square root of each pair)",
+                  "compare='pearson' (or 'cosine') with rdm_metric='correlation', 'cosine' or "
+                  "'sqeuclidean' is exact over chunks; or compute this RSA on a subsample in "
+                  "memory.")
     n = X.shape[0]
     if compare in ("spearman", "tau_a"):
-        _check_memory(n, X, compare, max_memory_gb)
+        _check_memory(n, X, compare, max_memory_gb, nx)
     if compare == "spearman":
         # One RDM at a time: only its ranks are kept while the other is formed.
-        ra = rankdata(rdm(X, rdm_metric))
-        rb = rankdata(rdm(Y, rdm_metric))
-        return _out(_pearson(ra, rb, "Spearman correlation between RDMs"), X)
-    return _out(_compare_vectors(rdm(X, rdm_metric), rdm(Y, rdm_metric), compare), X)
+        ra = nx.rankdata(rdm(X, rdm_metric))
+        rb = nx.rankdata(rdm(Y, rdm_metric))
+        return nx.to_output(_pearson(ra, rb, nx, "Spearman correlation between RDMs"), X)
+    return nx.to_output(_compare_vectors(rdm(X, rdm_metric), rdm(Y, rdm_metric), compare, nx),
+                        X)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import inspect
+from numbers import Integral, Real
 
-import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..utils._backend import is_torch
-from ._cka import cka
-from ._knn import mutual_knn
-from ._procrustes import procrustes
-from ._rsa import rsa
-from ._stats import bootstrap
+from ..utils.backend import TORCH, get_backend
+from ._stats import CI_METHODS, bootstrap
+from .registry import FEATURE_MEASURES, MEASURES
 
-METRICS = ("cka", "rsa", "procrustes", "mutual_knn")
+# The scorer's parameters that are passed on to whichever measure declares them.
+_MEASURE_PARAMS = ("kernel", "debiased", "sigma", "rdm_metric", "compare", "k")
 
 
-class RSAScorer:
+def _options(measure, param):
+    return StrOptions(set(MEASURES[measure].params[param].choices))
+
+
+class RSAScorer(BaseEstimator):
     """Score how well a representation aligns with a reference representation.
 
     Use it as ``scoring=`` in :class:`~sklearn.model_selection.GridSearchCV` or
@@ -49,11 +52,12 @@ class RSAScorer:
         ``"cpu"`` or ``"cuda"`` moves both representations there as torch
         tensors first.
     n_bootstrap : int, default=1000
-        Resamples of the stimuli for :meth:`score_ci`.
+        Resamples of the stimuli for :meth:`score_ci` (half of them each, drawn
+        without replacement).
     confidence : float, default=0.95
         Coverage of the interval from :meth:`score_ci`.
-    ci_method : {"percentile", "bca"}, default="percentile"
-        Bootstrap interval type for :meth:`score_ci`.
+    ci_method : {"basic", "bca", "percentile"}, default="basic"
+        Interval type for :meth:`score_ci` (see :func:`~reprlign.measures.bootstrap`).
     random_state : int, RandomState or None, default=None
         Seed for the bootstrap of :meth:`score_ci`.
 
@@ -63,12 +67,12 @@ class RSAScorer:
 
     Notes
     -----
-    ``RSAScorer`` is deliberately **not** a :class:`~sklearn.base.BaseEstimator`:
-    it is a scorer (it is never fitted and has no ``fit``/``transform``), so the
-    common estimator checks of scikit-learn do not apply to it. It still
-    follows the parameter protocol: ``__init__`` only stores its arguments, and
-    :meth:`get_params` / :meth:`set_params` read them from the signature, so
-    :func:`sklearn.base.clone`, pickling and ``repr`` work as for estimators.
+    ``RSAScorer`` is a :class:`~sklearn.base.BaseEstimator` for its parameters
+    (``get_params``, ``set_params``, ``clone``, pickling, ``repr`` and
+    validation against ``_parameter_constraints``, checked when it scores), but
+    not an estimator: it is never fitted, so the estimator checks do not apply
+    to it. The measures and their options come from
+    :mod:`reprlign.measures.registry`.
 
     Examples
     --------
@@ -88,7 +92,7 @@ class RSAScorer:
 
     def __init__(self, metric="cka", *, kernel="linear", debiased=False, sigma=None,
                  rdm_metric="correlation", compare="spearman", k=10, device=None,
-                 n_bootstrap=1000, confidence=0.95, ci_method="percentile", random_state=None):
+                 n_bootstrap=1000, confidence=0.95, ci_method="basic", random_state=None):
         self.metric = metric
         self.kernel = kernel
         self.debiased = debiased
@@ -102,60 +106,33 @@ class RSAScorer:
         self.ci_method = ci_method
         self.random_state = random_state
 
-    # ----------------------------------------------------------------- parameters
-    @classmethod
-    def _get_param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(p.name for p in sig.parameters.values() if p.name != "self")
+    _parameter_constraints: dict = {
+        "metric": [StrOptions(set(FEATURE_MEASURES))],
+        "kernel": [_options("cka", "kernel")],
+        "debiased": ["boolean"],
+        "sigma": [None, Interval(Real, 0, None, closed="neither"), tuple],
+        "rdm_metric": [_options("rsa", "rdm_metric")],
+        "compare": [_options("rsa", "compare")],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "device": "no_validation",  # None, a string or a torch.device: get_device checks it
+        "n_bootstrap": [Interval(Integral, 2, None, closed="left")],
+        "confidence": [Interval(Real, 0, 1, closed="neither")],
+        "ci_method": [StrOptions(set(CI_METHODS))],
+        "random_state": ["random_state"],
+    }
 
-    def get_params(self, deep=True):
-        """Parameters of the scorer, as for a scikit-learn estimator."""
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set parameters by name; unknown names raise ``ValueError``."""
-        valid = self._get_param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"invalid parameter {name!r} for RSAScorer; valid: {valid}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        defaults = {
-            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
-        }
-        changed = [
-            f"{k}={v!r}" for k, v in self.get_params().items()
-            if not (v is defaults[k] or (type(v) is type(defaults[k]) and v == defaults[k]))
-        ]
-        return f"RSAScorer({', '.join(changed)})"
-
-    # ----------------------------------------------------------------- scoring
     def _measure(self):
-        if self.metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
-        if self.metric == "cka":
-            return cka, {"kernel": self.kernel, "debiased": self.debiased, "sigma": self.sigma}
-        if self.metric == "rsa":
-            return rsa, {"rdm_metric": self.rdm_metric, "compare": self.compare}
-        if self.metric == "procrustes":
-            return procrustes, {}
-        return mutual_knn, {"k": self.k}
+        self._validate_params()
+        spec = MEASURES[self.metric]
+        return spec.function, {p: getattr(self, p) for p in spec.params if p in _MEASURE_PARAMS}
 
     def _place(self, A, B):
         if self.device is None:
             return A, B
-        import torch
-
         from ..utils._torch import get_device
 
         dev = get_device(self.device)
-        out = []
-        for Z in (A, B):
-            Z = Z if is_torch(Z) else torch.as_tensor(np.asarray(Z))
-            out.append(Z.to(dev))
-        return tuple(out)
+        return tuple(TORCH.asarray(Z, device=dev) for Z in (A, B))
 
     def score(self, A, B):
         """The alignment of two representations of the same stimuli, as a float.
@@ -173,19 +150,27 @@ class RSAScorer:
         A, B = self._place(A, B)
         return float(fn(A, B, **kwargs))
 
-    def score_ci(self, A, B):
-        """The score and its bootstrap confidence interval over stimuli.
+    def score_ci(self, A, B, *, verbose=False):
+        """The score and its confidence interval over stimuli.
+
+        Parameters
+        ----------
+        A : array-like or torch.Tensor of shape (n, d1)
+        B : array-like or torch.Tensor of shape (n, d2)
+        verbose : bool, default=False
+            Show a progress bar over the resamples (on a terminal).
 
         Returns
         -------
         sklearn.utils.Bunch
-            ``value``, ``low``, ``high``, ``distribution``, ``ci_method`` and
-            ``confidence`` (see :func:`reprlign.measures.bootstrap`).
+            ``value``, ``low``, ``high``, ``distribution``, ``ci_method``,
+            ``confidence`` and ``bias`` (see :func:`reprlign.measures.bootstrap`).
         """
         fn, kwargs = self._measure()
         A, B = self._place(A, B)
         return bootstrap(fn, A, B, n_bootstrap=self.n_bootstrap, confidence=self.confidence,
-                         ci_method=self.ci_method, random_state=self.random_state, **kwargs)
+                         ci_method=self.ci_method, random_state=self.random_state,
+                         verbose=verbose, **kwargs)
 
     def __call__(self, estimator, X, y):
         """Score ``estimator.transform(X)`` against the reference representation ``y``.
@@ -205,7 +190,7 @@ class RSAScorer:
                 f"RSAScorer scores a representation: {type(estimator).__name__} has no "
                 "transform method (pass None or 'passthrough' to score X itself)"
             )
-        y = np.asarray(y) if not is_torch(y) else y
+        y = get_backend(y).asarray(y)
         if y.ndim == 1:
             y = y.reshape(-1, 1)
         return self.score(Z, y)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import copy
-import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state, metadata_routing
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ..utils._torch import draw_seed, get_device, seeded_torch
 from ..utils._validation import check_positive
 
-_OPTIMIZERS = ("adam", "adamw", "sgd")
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+# Prefixes of the skorch parameters passed through to the net (skorch routes them).
+_ROUTED = ("module__", "optimizer__")
 
 
 class OKOClassifier(ClassifierMixin, BaseEstimator):
@@ -32,14 +36,17 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
 
     The training loop is :mod:`skorch`'s (a thin net subclass replaces the batch
     iterator, the training step and the loss); this class is the scikit-learn face.
+    skorch builds the module and the optimizer, so its ``module__<name>`` and
+    ``optimizer__<name>`` parameters work here as on a skorch net.
 
     Parameters
     ----------
     module : torch.nn.Module class or instance, default=None
         The network mapping a batch of inputs to logits ``(batch, n_classes)``.
         None builds an MLP over feature vectors (``hidden_layer_sizes``, ReLU).
-        A class is built with the ``module__<name>`` keyword arguments given to
-        this estimator (skorch style); an instance is deep-copied at each fit.
+        skorch builds a class with the ``module__<name>`` keyword arguments given
+        to this estimator; an instance is deep-copied at each fit (with
+        ``module__`` arguments skorch builds a new one of its class instead).
         With a custom module, ``X`` may have more than 2 dimensions (images).
     k : int, default=1
         Number of odd classes per set (sets have ``k + 2`` members). The paper
@@ -65,6 +72,8 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
     max_epochs : int, default=200
         Most epochs to train.
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
+        ``optimizer__<name>`` arguments (e.g. ``optimizer__momentum=0.9``,
+        ``optimizer__betas``, skorch's ``optimizer__param_groups``) are passed on.
     lr : float, default=1e-3
     weight_decay : float, default=0.0
     early_stopping : bool, default=True
@@ -87,8 +96,11 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
         Seeds the weights, the validation split and the set sampler.
     verbose : int, default=0
         Print skorch's epoch table when > 0.
-    **module_params
-        ``module__<name>=value`` arguments for a ``module`` class.
+    **kwargs
+        skorch-style ``module__<name>=value`` (arguments of a ``module`` class) and
+        ``optimizer__<name>=value`` parameters, routed by skorch. They are part of
+        :meth:`get_params` / :meth:`set_params`, so they can be grid-searched. Any
+        other keyword is an error at :meth:`fit`.
 
     Attributes
     ----------
@@ -152,6 +164,26 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
     __metadata_request__fit = {"validation_data": metadata_routing.UNUSED}
     __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
 
+    _parameter_constraints: dict = {
+        "module": [None, callable],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "targets": [StrOptions({"hard", "soft"})],
+        "odd_class_head": ["boolean"],
+        "sets_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), HasMethods(["step", "zero_grad"])],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
         module=None,
@@ -172,7 +204,7 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
         device="cpu",
         random_state=None,
         verbose=0,
-        **module_params,
+        **kwargs,
     ):
         self.module = module
         self.k = k
@@ -191,18 +223,20 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-        for key, value in module_params.items():  # checked in fit, per sklearn convention
-            setattr(self, key, value)
+        vars(self).update(kwargs)  # skorch-style parameters, checked in fit
 
-    # skorch-style module__ parameters are part of get_params / set_params / clone.
+    # The **kwargs parameters are stored as attributes, as skorch stores them, so
+    # they take part in get_params / set_params / clone like declared ones.
+    def _kwargs(self):
+        declared = self._get_param_names()
+        return {k: v for k, v in vars(self).items()
+                if k not in declared and not k.startswith("_") and not k.endswith("_")}
+
     def get_params(self, deep=True):
-        params = super().get_params(deep=deep)
-        params.update({k: v for k, v in vars(self).items() if k.startswith("module__")})
-        return params
+        return {**super().get_params(deep=deep), **self._kwargs()}
 
     def set_params(self, **params):
-        for key in [k for k in params if k.startswith("module__")]:
-            setattr(self, key, params.pop(key))
+        vars(self).update({k: params.pop(k) for k in list(params) if k.startswith(_ROUTED)})
         return super().set_params(**params)
 
     def __sklearn_tags__(self):
@@ -210,73 +244,37 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         return tags
 
-    def _module_params(self):
-        return {k[len("module__"):]: v for k, v in vars(self).items() if k.startswith("module__")}
-
-    def _check_params(self):
-        known = set(super().get_params(deep=False))
-        for key in vars(self):
-            if key not in known and not key.startswith(("module__", "_")) and not key.endswith("_"):
+    def _net_params(self):
+        """The skorch parameters given to this estimator, checked."""
+        params = self._kwargs()
+        for key in params:
+            if not key.startswith(_ROUTED):
                 raise TypeError(
-                    f"OKOClassifier got an unexpected keyword argument {key!r} "
-                    "(only module__<name> arguments are passed through to the module)"
+                    f"OKOClassifier got an unexpected keyword argument {key!r} (only "
+                    "skorch-style module__<name> and optimizer__<name> parameters are "
+                    "passed through)"
                 )
-        if isinstance(self.k, bool) or not isinstance(self.k, numbers.Integral) or self.k < 1:
-            raise ValueError(f"k must be an integer >= 1, got {self.k!r}")
-        if self.targets not in ("hard", "soft"):
-            raise ValueError(f"targets must be 'hard' or 'soft', got {self.targets!r}")
-        for name in ("batch_size", "max_epochs", "n_iter_no_change"):
-            check_positive(getattr(self, name), name, integer=True)
-        if self.sets_per_epoch is not None:
-            check_positive(self.sets_per_epoch, "sets_per_epoch", integer=True)
-        check_positive(self.lr, "lr")
-        check_positive(self.weight_decay, "weight_decay", strict=False)
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}"
-            )
+        if self.module is None and any(k.startswith("module__") for k in params):
+            raise ValueError("module__ parameters need a module; the built-in MLP is "
+                             "configured by hidden_layer_sizes")
+        if "optimizer__weight_decay" in params:
+            raise ValueError("give weight_decay, not optimizer__weight_decay")
+        return params
+
+    def _module(self, n_features, n_classes):
+        """The module and its skorch parameters (skorch builds it)."""
+        from ._net import MLP
+
         if self.module is None:
-            if self._module_params():
-                raise ValueError("module__ parameters need a module; the built-in MLP is "
-                                 "configured by hidden_layer_sizes")
-            sizes = tuple(self.hidden_layer_sizes)
-            for size in sizes:
+            for size in self.hidden_layer_sizes:
                 check_positive(size, "hidden_layer_sizes entries", integer=True)
-        return get_device(self.device)
+            return MLP, {"module__n_features": n_features, "module__n_classes": n_classes,
+                         "module__hidden_layer_sizes": tuple(self.hidden_layer_sizes)}
+        if isinstance(self.module, torch.nn.Module):
+            return copy.deepcopy(self.module), {}  # never train the caller's instance
+        return self.module, {}
 
-    def _optimizer(self):
-        import torch
-
-        if isinstance(self.optimizer, str):
-            if self.optimizer not in _OPTIMIZERS:
-                raise ValueError(f"optimizer must be one of {_OPTIMIZERS} or a torch optimizer "
-                                 f"class, got {self.optimizer!r}")
-            return {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-                    "sgd": torch.optim.SGD}[self.optimizer]
-        if isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer):
-            return self.optimizer
-        raise TypeError(f"optimizer must be a string or a torch optimizer class, "
-                        f"got {self.optimizer!r}")
-
-    def _build_module(self, n_features, n_classes):
-        import torch
-
-        from ._net import MLP, OKOHeads
-
-        params = self._module_params()
-        if self.module is None:
-            body = MLP(n_features, n_classes, tuple(self.hidden_layer_sizes))
-        elif isinstance(self.module, torch.nn.Module):
-            if params:
-                raise ValueError("module__ parameters need a module class, not an instance")
-            body = copy.deepcopy(self.module)
-        elif callable(self.module):
-            body = self.module(**params)
-        else:
-            raise TypeError(f"module must be a torch.nn.Module class or instance, "
-                            f"got {self.module!r}")
-        return OKOHeads(body, n_classes, self.odd_class_head)
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, validation_data=None):
         """Train on sets drawn from ``(X, y)``.
 
@@ -293,13 +291,13 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : OKOClassifier
         """
-        import torch
         from skorch.callbacks import EarlyStopping
         from skorch.helper import predefined_split
 
         from ._net import OKONet
 
-        device = self._check_params()
+        net_params = self._net_params()
+        device = get_device(self.device)
         X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=self.module is not None)
         check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
@@ -338,17 +336,20 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
                 sink=print if self.verbose else _silent)))
 
         self.n_sets_per_epoch_ = self.sets_per_epoch or -(-len(y_train) // (self.k + 2))
+        module, module_params = self._module(X.shape[1] if X.ndim == 2 else None, n_classes)
+        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         with seeded_torch(torch_seed, device):
-            module = self._build_module(X.shape[1] if X.ndim == 2 else None, n_classes)
-            self._check_module_output(module, X[:2], n_classes)
             net = OKONet(
                 module,
+                **module_params,
+                n_classes=n_classes,
+                odd_class_head=bool(self.odd_class_head),
                 k=int(self.k),
                 targets=self.targets,
                 sets_per_epoch=self.n_sets_per_epoch_,
                 set_rng=np.random.RandomState(set_seed),
                 criterion=torch.nn.CrossEntropyLoss,
-                optimizer=self._optimizer(),
+                optimizer=optimizer,
                 optimizer__weight_decay=self.weight_decay,
                 lr=self.lr,
                 max_epochs=self.max_epochs,
@@ -358,8 +359,10 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
                 callbacks=callbacks,
                 device=str(device),
                 verbose=self.verbose,
-            )
-            net.fit(X_train, y_train.astype(np.int64))
+                **net_params,
+            ).initialize()
+            self._check_module_output(net.module_.body, X[:2], n_classes, device)
+            net.partial_fit(X_train, y_train.astype(np.int64))
         self.net_ = net
         self.n_epochs_ = len(net.history)
         self.best_epoch_ = None
@@ -389,12 +392,10 @@ class OKOClassifier(ClassifierMixin, BaseEstimator):
         return np.searchsorted(self.classes_, y)
 
     @staticmethod
-    def _check_module_output(module, X_probe, n_classes):
-        import torch
-
+    def _check_module_output(module, X_probe, n_classes, device):
         module.eval()
         with torch.no_grad():
-            out = module(torch.as_tensor(X_probe))
+            out = module(torch.as_tensor(X_probe, device=device))
         module.train()
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(X_probe), n_classes):
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__

@@ -153,21 +153,32 @@ class OKOHeads(nn.Module):
 class OKONet(NeuralNet):
     """skorch net that trains on odd-k-out sets and evaluates on single examples.
 
-    Differs from :class:`skorch.NeuralNet` in three overrides: ``get_iterator``
-    (training batches are sets from :class:`SetIterator`), ``train_step_single``
-    (members go through the module as one flat batch; set logits are the sum of
-    member logits) and ``get_loss`` (set loss in training, plain cross-entropy
-    on single examples for validation, so ``valid_loss`` is the validation NLL).
+    Differs from :class:`skorch.NeuralNet` in four overrides:
+    ``initialize_module`` (skorch builds ``module`` with its ``module__*``
+    parameters, as usual; the result becomes the body of an :class:`OKOHeads`
+    with ``n_classes`` classes and, if ``odd_class_head``, the odd-class head),
+    ``get_iterator`` (training batches are sets from :class:`SetIterator`),
+    ``train_step_single`` (members go through the module as one flat batch; set
+    logits are the sum of member logits) and ``get_loss`` (set loss in training,
+    plain cross-entropy on single examples for validation, so ``valid_loss`` is
+    the validation NLL).
     """
 
-    def __init__(self, module, *, k=1, targets="hard", sets_per_epoch=None, set_rng=None,
-                 **kwargs):
+    def __init__(self, module, *, n_classes=None, odd_class_head=False, k=1, targets="hard",
+                 sets_per_epoch=None, set_rng=None, **kwargs):
         super().__init__(module, **kwargs)
+        self.n_classes = n_classes
+        self.odd_class_head = odd_class_head
         self.k = k
         self.targets = targets
         self.sets_per_epoch = sets_per_epoch
         self.set_rng = set_rng
         self._train_cache = None
+
+    def initialize_module(self):
+        super().initialize_module()
+        self.module_ = OKOHeads(self.module_, self.n_classes, self.odd_class_head)
+        return self
 
     def get_iterator(self, dataset, training=False):
         if not training:

@@ -8,8 +8,10 @@ import inspect
 def all_estimators():
     """Return ``(name, class)`` pairs for every public sklearn estimator in reprlign.
 
-    An estimator is public when its name is in ``reprlign.__all__`` and it derives
-    from :class:`sklearn.base.BaseEstimator`. The list is sorted by name.
+    An estimator is public when its name is in ``reprlign.__all__``, it derives
+    from :class:`sklearn.base.BaseEstimator` and it can be fitted (a scorer such
+    as :class:`~reprlign.RSAScorer` uses ``BaseEstimator`` for its parameters
+    only). The list is sorted by name.
     """
     from sklearn.base import BaseEstimator
 
@@ -18,6 +20,7 @@ def all_estimators():
     found = []
     for name in reprlign.__all__:
         obj = getattr(reprlign, name)
-        if inspect.isclass(obj) and issubclass(obj, BaseEstimator) and not inspect.isabstract(obj):
+        if (inspect.isclass(obj) and issubclass(obj, BaseEstimator) and hasattr(obj, "fit")
+                and not inspect.isabstract(obj)):
             found.append((name, obj))
     return sorted(found)

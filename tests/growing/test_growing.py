@@ -1,4 +1,4 @@
-"""Tests for GrowingMLP / GrowingMLPRegressor and the GradMax growers."""
+"""Tests for GrowingMLP / GrowingMLPRegressor: growth in training, schedule, state, contracts."""
 
 import pickle
 import warnings
@@ -8,170 +8,10 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.datasets import load_iris
+from sklearn.utils.estimator_checks import check_param_validation
 
 from reprlign import GrowingMLP, GrowingMLPRegressor
-from reprlign.growing._growers import (
-    StepOptimizer,
-    forward,
-    gradmax_directions,
-    grow_layer,
-    init_network,
-    relu_grad1,
-    shortcut_gradient,
-)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny matrices: extra threads only add contention on a shared machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _mse(y):
-    return lambda out: ((out - y) ** 2).mean()
-
-
-def _grow(w, b, n_new, method, X, loss, seed=0):
-    """``grow_layer`` on layer 0 with the ReLU of derivative 1 at 0 and scale 0.5."""
-    return grow_layer(w, b, relu_grad1, 0, n_new, method, X, loss, scale=0.5,
-                      generator=torch.Generator().manual_seed(seed))
-
-
-def _net(sizes, seed=0, bias=True):
-    gen = torch.Generator().manual_seed(seed)
-    w, b = init_network(sizes, bias=bias, generator=gen, device="cpu", dtype=torch.float64)
-    if bias:  # non-zero biases so that the checks see them
-        b = [torch.randn(len(x), generator=gen, dtype=torch.float64) * 0.1 for x in b]
-    return w, b
-
-
-def _data(n=40, d_in=4, d_out=5, seed=1):
-    gen = torch.Generator().manual_seed(seed)
-    X = torch.randn(n, d_in, generator=gen, dtype=torch.float64)
-    Y = torch.randn(n, d_out, generator=gen, dtype=torch.float64)
-    return X, Y
-
-
-def _shortcut_by_autograd(weights, biases, layer, X, loss_fn):
-    """Independent route to M: add an explicit zero shortcut S and differentiate."""
-    S = torch.zeros(
-        weights[layer + 1].shape[0], weights[layer].shape[1], dtype=X.dtype, requires_grad=True
-    )
-    h = X
-    last = len(weights) - 1
-    for i in range(last + 1):
-        if i == layer:
-            h_prev = h
-        z = h @ weights[i].T + biases[i]
-        if i == layer + 1:
-            z = z + h_prev @ S.T
-        h = z if i == last else relu_grad1(z)
-    (g,) = torch.autograd.grad(loss_fn(h), S)
-    return g
-
-
-# --------------------------------------------------------------- GradMax math
-@pytest.mark.parametrize("sizes,layer", [([4, 3, 5], 0), ([4, 3, 6, 5], 0), ([4, 3, 6, 5], 1)])
-def test_shortcut_gradient_matches_explicit_shortcut(sizes, layer):
-    w, b = _net(sizes)
-    X, Y = _data(d_in=sizes[0], d_out=sizes[-1])
-    M = shortcut_gradient(w, b, relu_grad1, layer, X, _mse(Y))
-    ref = _shortcut_by_autograd(w, b, layer, X, _mse(Y))
-    assert M.shape == (sizes[layer + 2], sizes[layer])
-    np.testing.assert_allclose(M.numpy(), ref.numpy(), rtol=1e-10, atol=1e-12)
-
-
-def test_shortcut_gradient_closed_form_one_hidden_layer():
-    # One hidden layer, MSE: delta_2 = 2 (out - y) / (n * d_out), M = delta_2^T X.
-    w, b = _net([4, 3, 5])
-    X, Y = _data()
-    out = forward(w, b, relu_grad1, X)
-    delta = 2 * (out - Y) / Y.numel()
-    M = shortcut_gradient(w, b, relu_grad1, 0, X, _mse(Y))
-    np.testing.assert_allclose(M.numpy(), (delta.T @ X).numpy(), rtol=1e-10)
-
-
-@pytest.mark.parametrize("n_new", [1, 2, 3, 5])
-def test_gradmax_growth_exact(n_new):
-    # n_new = 5 = d_{l+1}: the columns span the output space, grad norm = target ||M||_F.
-    w, b = _net([4, 3, 5])
-    X, Y = _data()
-    loss = _mse(Y)
-    M = shortcut_gradient(w, b, relu_grad1, 0, X, loss).numpy()
-    U, s, _ = np.linalg.svd(M)
-    old_out = w[1].clone()
-    target = 0.5 * np.linalg.norm(old_out.numpy(), axis=0).mean()
-    out_before = forward(w, b, relu_grad1, X)
-
-    rec = _grow(w, b, n_new, "gradmax", X, loss)
-
-    assert w[0].shape == (3 + n_new, 4) and w[1].shape == (5, 3 + n_new)
-    assert b[0].shape == (3 + n_new,)
-    # Incoming weights and bias of the new neurons are exactly zero; old weights untouched.
-    assert torch.all(w[0][3:] == 0) and torch.all(b[0][3:] == 0)
-    assert torch.equal(w[1][:, :3], old_out)
-    # Outgoing columns: top left singular vectors of M (up to sign), scaled to 0.5 x mean norm.
-    new_out = w[1][:, 3:].numpy()
-    np.testing.assert_allclose(np.linalg.norm(new_out, axis=0), target, rtol=1e-12)
-    for k in range(n_new):
-        cos = abs(new_out[:, k] @ U[:, k]) / target
-        assert cos == pytest.approx(1.0, abs=1e-10)
-    # Function preserved.
-    out_after = forward(w, b, relu_grad1, X)
-    assert float((out_after - out_before).abs().max()) < 1e-12
-    assert rec["loss_after"] == pytest.approx(rec["loss_before"], abs=1e-14)
-    assert rec["max_output_change"] < 1e-12
-    # The incoming gradient is f'(0) W_new^T M, with norm target * sqrt(sum of top sigma^2).
-    assert rec["grad_norm"] == pytest.approx(target * np.sqrt((s[:n_new] ** 2).sum()), rel=1e-10)
-    if n_new == 5:
-        assert rec["grad_norm"] == pytest.approx(target * np.linalg.norm(M), rel=1e-10)
-
-
-def test_gradmax_beats_every_random_direction():
-    w0, b0 = _net([4, 3, 5])
-    X, Y = _data()
-    gm = _grow([*w0], [*b0], 2, "gradmax", X, _mse(Y))["grad_norm"]
-    for seed in range(20):
-        rnd = _grow([*w0], [*b0], 2, "random", X, _mse(Y), seed=seed)
-        assert rnd["grad_norm"] <= gm + 1e-12
-        assert rnd["max_output_change"] < 1e-12
-
-
-def test_more_new_neurons_than_output_directions():
-    # Layer l+1 has 2 units, so only 2 orthonormal directions exist; the third is random.
-    w, b = _net([4, 3, 2])
-    X, Y = _data(d_out=2)
-    M = shortcut_gradient(w, b, relu_grad1, 0, X, _mse(Y))
-    U = gradmax_directions(M, 3, torch.Generator().manual_seed(0))
-    assert U.shape == (2, 3)
-    np.testing.assert_allclose(U.norm(dim=0).numpy(), 1.0, rtol=1e-12)
-    rec = _grow(w, b, 3, "gradmax", X, _mse(Y))
-    assert rec["max_output_change"] < 1e-12
-
-
-def test_baselines_initialisation():
-    X, Y = _data()
-    w, b = _net([4, 3, 5])
-    in_norm = 0.5 * w[0].norm(dim=1).mean()
-    rec = _grow(w, b, 2, "random_inverse", X, _mse(Y))
-    assert torch.all(w[1][:, 3:] == 0) and torch.all(b[0][3:] == 0)
-    np.testing.assert_allclose(w[0][3:].norm(dim=1).numpy(), float(in_norm), rtol=1e-12)
-    assert rec["grad_norm"] == 0 and rec["max_output_change"] < 1e-12
-
-    w, b = _net([4, 3, 5])
-    rec = _grow(w, b, 2, "zeros", X, _mse(Y))
-    assert torch.all(w[0][3:] == 0) and torch.all(w[1][:, 3:] == 0) and rec["grad_norm"] == 0
-
-
-def test_relu_grad1():
-    x = torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)
-    y = relu_grad1(x)
-    assert y.tolist() == [0.0, 0.0, 2.0]
-    (g,) = torch.autograd.grad(y.sum(), x)
-    assert g.tolist() == [0.0, 1.0, 1.0]
+from reprlign.growing._growers import forward, relu_grad1, shortcut_gradient
 
 
 # ------------------------------------------------------------------ ReLU trap
@@ -241,49 +81,6 @@ def test_callable_activation_checks():
         _ts_model(activation="tanh", max_epochs=70).fit(X, Y)
 
 
-# ------------------------------------------------------------ optimizer state
-def test_adam_new_entries_get_fresh_state_old_entries_keep_theirs():
-    gen = torch.Generator().manual_seed(0)
-    p0 = torch.randn(3, 4, generator=gen, dtype=torch.float64)
-    grads = [torch.randn(3, 4, generator=gen, dtype=torch.float64) for _ in range(5)]
-    g_new = torch.randn(5, 4, generator=gen, dtype=torch.float64)
-
-    ours, ref_p = StepOptimizer("adam", 0.01), p0.clone().requires_grad_(True)
-    ref = torch.optim.Adam([ref_p], lr=0.01, foreach=False)
-    p = p0.clone()
-    for g in grads:
-        ours.step([p], [g])
-        ref_p.grad = g.clone()
-        ref.step()
-    np.testing.assert_allclose(p.numpy(), ref_p.detach().numpy(), rtol=1e-12)
-
-    # Grow by two rows, then take one more step.
-    p = torch.cat([p, torch.zeros(2, 4, dtype=torch.float64)])
-    ours.grow(0, 0, 2)
-    before = p.clone()
-    ours.step([p], [g_new])
-    ref_p.grad = g_new[:3].clone()
-    ref.step()
-    # Old rows: exactly what uninterrupted Adam does.
-    np.testing.assert_allclose(p[:3].numpy(), ref_p.detach().numpy(), rtol=1e-12)
-    # New rows: exactly a first Adam step, lr * g / (|g| + eps).
-    fresh = 0.01 * g_new[3:] / (g_new[3:].abs() + 1e-8)
-    np.testing.assert_allclose((before[3:] - p[3:]).numpy(), fresh.numpy(), rtol=1e-10)
-
-
-def test_sgd_momentum_padding_equals_fresh_state():
-    gen = torch.Generator().manual_seed(0)
-    opt = StepOptimizer("sgd", 0.1, momentum=0.9)
-    p = torch.randn(2, 3, generator=gen, dtype=torch.float64)
-    for _ in range(3):
-        opt.step([p], [torch.randn(2, 3, generator=gen, dtype=torch.float64)])
-    p = torch.cat([p, torch.zeros(2, 1, dtype=torch.float64)], dim=1)
-    opt.grow(0, 1, 1)
-    g = torch.randn(2, 4, generator=gen, dtype=torch.float64)
-    opt.step([p], [g])
-    np.testing.assert_allclose(p[:, 3].numpy(), (-0.1 * g[:, 3]).numpy(), rtol=1e-12)
-    assert opt.state["buf"][0].shape == (2, 4)
-
 
 def test_estimator_optimizer_state_follows_growth():
     X, y = load_iris(return_X_y=True)
@@ -297,10 +94,12 @@ def test_estimator_optimizer_state_follows_growth():
     ).fit(X, y)
     assert clf.hidden_sizes_ == (8, 6)
     shapes = [c.T.shape for c in clf.coefs_] + [b.shape for b in clf.intercepts_]
+    module, state = clf.net_.module_, clf.net_.optimizer_.state
+    params = [*module.weights, *module.biases]
     for key in ("m", "v", "t"):
-        assert [a.shape for a in clf._opt_state[key]] == shapes
+        assert [state[p][key].shape for p in params] == shapes
     # Per-entry Adam step counts: the last neurons of layer 0 were born at step 15.
-    t_in = clf._opt_state["t"][0]
+    t_in = state[module.weights[0]]["t"]
     assert t_in[0, 0] == 30 and t_in[-1, 0] == 30 - 15
 
 
@@ -426,11 +225,12 @@ def test_verbose_prints(capsys):
             dict(hidden_layer_sizes=64, initial_hidden_sizes=16, grow_every=50, max_epochs=100),
             "growth schedule ends at step 200",
         ),
-        (dict(growth="gradmx"), "growth must be one of"),
+        (dict(growth="gradmx"), "'growth' parameter of GrowingMLP must be a str among"),
         (dict(optimizer="rmsprop"), "optimizer"),
-        (dict(activation="gelu"), "activation must be one of"),
-        (dict(lr=-1.0), "lr must be > 0"),
-        (dict(hidden_layer_sizes=0), "hidden_layer_sizes must be > 0"),
+        (dict(activation="gelu"), "'activation' parameter of GrowingMLP must be a str among"),
+        (dict(lr=-1.0), r"'lr' parameter of GrowingMLP must be a float in the range \(0.0, inf\)"),
+        (dict(hidden_layer_sizes=0), r"'hidden_layer_sizes' parameter of GrowingMLP must be an"),
+        (dict(hidden_layer_sizes=(4, 0)), "hidden_layer_sizes must be > 0"),
         (dict(dtype="float16"), "dtype"),
         (dict(momentum=1.0), "momentum"),
     ],
@@ -466,6 +266,13 @@ def test_cpu_cuda_agree():
     # A CUDA-trained model pickles and predicts on the CPU.
     restored = pickle.loads(pickle.dumps(gpu)).set_params(device="cpu")
     np.testing.assert_allclose(restored.predict(X), gpu.predict(X), rtol=1e-6, atol=1e-8)
+    # partial_fit continues on the new device: module and optimizer state move there.
+    restored.partial_fit(X, Y)
+    gpu.partial_fit(X, Y)
+    np.testing.assert_allclose(restored.predict(X), gpu.predict(X), rtol=1e-5, atol=1e-7)
+    state = restored.net_.optimizer_.state
+    assert all(t.device.type == "cpu" for s in state.values() for t in s.values())
+    assert all(p.device.type == "cpu" for p in restored.net_.module_.parameters())
 
 
 def test_growth_uses_loss_without_weight_decay():
@@ -491,12 +298,18 @@ def test_growth_uses_loss_without_weight_decay():
 
 
 # ------------------------------------------------- data order and growth sample
-class _RecordingRegressor(GrowingMLPRegressor):
+class _RecordingMSE(torch.nn.MSELoss):
     """Records the targets of every loss evaluation (targets = row ids)."""
 
-    def _loss(self, out, y):
-        self.seen_.append(tuple(int(v) for v in y.ravel()))
-        return super()._loss(out, y)
+    seen = []
+
+    def forward(self, out, y):
+        self.seen.append(tuple(int(v) for v in y.ravel()))
+        return super().forward(out, y)
+
+
+class _RecordingRegressor(GrowingMLPRegressor):
+    _criterion = _RecordingMSE
 
 
 def _batch_sequence(**kw):
@@ -513,10 +326,11 @@ def _batch_sequence(**kw):
         random_state=5,
         **kw,
     )
-    reg.seen_ = []
+    seen = _RecordingMSE.seen
+    seen.clear()
     reg.fit(X, np.arange(60.0))
     # Growth evaluates the loss on the batch of its step again: drop those repeats.
-    seq = [b for i, b in enumerate(reg.seen_) if i == 0 or b != reg.seen_[i - 1]]
+    seq = [b for i, b in enumerate(seen) if i == 0 or b != seen[i - 1]]
     return seq, reg
 
 
@@ -528,7 +342,8 @@ def test_every_growth_method_sees_the_same_batches():
         seq, reg = _batch_sequence(growth=growth)
         assert seq == ref, growth
         # Random growth draws from the model generator, never from the data order's.
-        np.testing.assert_array_equal(reg._order_rng_state, fixed._order_rng_state)
+        np.testing.assert_array_equal(reg.net_.order_generator.get_state(),
+                                      fixed.net_.order_generator.get_state())
     seq, _ = _batch_sequence(growth="gradmax", growth_batch_size=25)
     assert [b for b in seq if len(b) != 25] == ref
 
@@ -589,3 +404,130 @@ def test_growth_batch_size_default_and_subsample():
     assert len(losses) == 3
     with pytest.raises(ValueError, match="growth_batch_size"):
         GrowingMLP(growth_batch_size=0).fit(X, y)
+
+
+# ------------------------------------------------ engine, fitted state, contracts
+@pytest.mark.parametrize("Estimator", [GrowingMLP, GrowingMLPRegressor])
+def test_param_validation(Estimator):
+    est = Estimator(hidden_layer_sizes=8, initial_hidden_sizes=2, grow_every=2, max_epochs=10)
+    check_param_validation(Estimator.__name__, est)
+
+
+def _small(**kw):
+    params = dict(hidden_layer_sizes=8, initial_hidden_sizes=2, grow_by=2, grow_every=4,
+                  batch_size=40, max_epochs=6, optimizer="adam", lr=0.05, random_state=0)
+    params.update(kw)
+    return GrowingMLP(**params)
+
+
+def test_fitted_state_is_a_live_torch_module():
+    X, y = load_iris(return_X_y=True)
+    clf = _small().fit(X, y)
+    module = clf.net_.module_
+    assert isinstance(module, torch.nn.Module)
+    # coefs_ / intercepts_ / hidden_sizes_ are read from the module, in sklearn's layout.
+    for c, w in zip(clf.coefs_, module.weights, strict=True):
+        np.testing.assert_array_equal(c, w.detach().numpy().T)
+    for b, p in zip(clf.intercepts_, module.biases, strict=True):
+        np.testing.assert_array_equal(b, p.detach().numpy())
+    assert clf.hidden_sizes_ == (8,) == (module.weights[0].shape[0],)
+    with pytest.raises(AttributeError):
+        clf.coefs_ = []
+    # The optimizer drives exactly the module's parameters.
+    opt_params = {id(p) for g in clf.net_.optimizer_.param_groups for p in g["params"]}
+    assert opt_params == {id(p) for p in module.parameters()}
+    # partial_fit continues from the live module and optimizer: nothing is rebuilt.
+    params_before = [id(p) for p in module.parameters()]
+    w_before = module.weights[0].detach().clone()
+    clf.partial_fit(X, y)
+    assert clf.net_.module_ is module and [id(p) for p in module.parameters()] == params_before
+    assert clf.n_steps_ == 6 * 4 + 4 and clf.n_iter_ == 7
+    assert not torch.equal(module.weights[0].detach(), w_before)
+    unfitted = clone(clf)
+    assert not hasattr(unfitted, "net_") and not hasattr(unfitted, "coefs_")
+
+
+def test_pickle_then_partial_fit_continues_like_the_original():
+    # Unpickling restores module, optimizer state (per-entry Adam steps), growth
+    # schedule and both generators: the copy trains exactly as the original.
+    X, y = load_iris(return_X_y=True)
+    clf = _small(hidden_layer_sizes=12, growth="random", growth_batch_size=30)
+    for _ in range(3):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    assert clf.hidden_sizes_ == (8,)  # mid-schedule: 2 -> 4 -> 6 -> 8 after 12 steps
+    copy = pickle.loads(pickle.dumps(clf))
+    for model in (clf, copy):
+        for _ in range(2):
+            model.partial_fit(X, y)
+    assert copy.hidden_sizes_ == clf.hidden_sizes_ == (12,)
+    timeless = [[{k: v for k, v in h.items() if k != "seconds"} for h in m.growth_history_]
+                for m in (copy, clf)]
+    assert timeless[0] == timeless[1] and len(timeless[0]) == 5
+    assert copy.loss_curve_ == clf.loss_curve_
+    for a, b in zip(copy.coefs_, clf.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
+
+
+def test_partial_fit_takes_current_learning_settings():
+    X, y = load_iris(return_X_y=True)
+    clf = _small(optimizer="sgd", momentum=0.5, weight_decay=0.1)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    clf.set_params(lr=0.01, momentum=0.0, weight_decay=0.0, grow_every=1)
+    clf.partial_fit(X, y)
+    for group in clf.net_.optimizer_.param_groups:
+        assert group["lr"] == 0.01 and group["momentum"] == 0.0 and group["weight_decay"] == 0.0
+    # grow_every=1 from step 5 on: one event per step until the final width.
+    assert [h["step"] for h in clf.growth_history_] == [4, 5, 6]
+
+
+def test_regressor_partial_fit_checks_outputs():
+    X = np.random.RandomState(0).normal(size=(30, 3))
+    reg = GrowingMLPRegressor(hidden_layer_sizes=4, grow_every=2, random_state=0)
+    reg.partial_fit(X, X[:, :2])
+    with pytest.raises(ValueError, match="y has 1 outputs but the network was fitted with 2"):
+        reg.partial_fit(X, X[:, 0])
+
+
+# ------------------------------------------------------------------ early stopping
+def _stopper(**kw):
+    params = dict(hidden_layer_sizes=16, initial_hidden_sizes=4, grow_by=4, grow_every=10,
+                  lr=0.05, max_epochs=400, early_stopping=True, n_iter_no_change=5,
+                  random_state=0)
+    params.update(kw)
+    return GrowingMLP(**params)
+
+
+def test_early_stopping_keeps_the_best_grown_epoch():
+    X, y = load_iris(return_X_y=True)
+    clf = _stopper().fit(X, y)
+    hist = clf.net_.history
+    # Full batch: one step per epoch, growth complete after step (= epoch) 30.
+    assert clf.hidden_sizes_ == (16,) and [h["step"] for h in clf.growth_history_] == [10, 20, 30]
+    assert 30 <= clf.best_epoch_ and clf.n_iter_ == clf.best_epoch_ + 5 < 400
+    grown = hist[29:, "valid_loss"]
+    assert hist[clf.best_epoch_ - 1, "valid_loss"] <= min(grown) * (1 + 1e-4)
+    # The kept weights are those of the best epoch: a run of exactly that many
+    # epochs (same split, same batches) ends with the same network.
+    fixed = _stopper(max_epochs=clf.best_epoch_, n_iter_no_change=1000).fit(X, y)
+    np.testing.assert_allclose(fixed.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+    assert len(clf.loss_curve_) == clf.n_steps_ == clf.n_iter_
+    # partial_fit continues from there, without validation or stopping.
+    clf.partial_fit(X, y)
+    assert clf.n_iter_ == clf.best_epoch_ + 6 and "valid_loss" not in clf.net_.history[-1]
+
+
+def test_early_stopping_waits_for_growth(capsys):
+    # Patience 1 would stop at the first epoch without improvement; epochs before
+    # the network is fully grown (step 30) do not count.
+    X, y = load_iris(return_X_y=True)
+    reg = GrowingMLPRegressor(hidden_layer_sizes=16, initial_hidden_sizes=4, grow_by=4,
+                              grow_every=10, lr=0.05, max_epochs=400, early_stopping=True,
+                              n_iter_no_change=1, random_state=0, verbose=1)
+    reg.fit(X[:, :3], X[:, 3])
+    assert reg.best_epoch_ >= 30 and reg.n_iter_ >= 31 and reg.hidden_sizes_ == (16,)
+    out = capsys.readouterr().out
+    assert "GrowingMLPRegressor epoch 1: loss=" in out and "valid_loss=" in out
+    assert f"Restoring best model from epoch {reg.best_epoch_}" in out
+    assert GrowingMLP(hidden_layer_sizes=4, growth=None, max_epochs=2).fit(
+        X, np.arange(150) % 3).best_epoch_ is None

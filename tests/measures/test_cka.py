@@ -1,4 +1,8 @@
-"""CKA, Procrustes and mutual k-NN: invariances, Gram-form oracles, back ends, bad input."""
+"""CKA, Procrustes and mutual k-NN: invariances, Gram-form oracles, back ends, bad input.
+
+Tests that take the ``backend`` fixture (tests/measures/conftest.py) run on numpy,
+torch CPU and CUDA where present, against float64 numpy oracles.
+"""
 
 import numpy as np
 import pytest
@@ -64,14 +68,14 @@ def XY(rng):
 
 # --------------------------------------------------------------------------- CKA
 @pytest.mark.parametrize("debiased", [False, True])
-def test_feature_space_equals_gram_form(XY, debiased):
+def test_feature_space_equals_gram_form(XY, debiased, backend):
     X, Y = XY
     ref = gram_cka(X @ X.T, Y @ Y.T, debiased=debiased)
-    assert abs(cka(X, Y, debiased=debiased) - ref) < 1e-12
+    assert abs(backend.value(cka(backend(X), backend(Y), debiased=debiased)) - ref) < backend.tol
     # d > n takes the Gram route inside cka: same number.
     Xw = np.hstack([X, np.random.RandomState(1).randn(60, 100)])
     ref = gram_cka(Xw @ Xw.T, Y @ Y.T, debiased=debiased)
-    assert abs(cka(Xw, Y, debiased=debiased) - ref) < 1e-12
+    assert abs(backend.value(cka(backend(Xw), backend(Y), debiased=debiased)) - ref) < backend.tol
 
 
 def _plain_feature_space_cka(X, Y, debiased):
@@ -101,7 +105,7 @@ def _plain_feature_space_cka(X, Y, debiased):
 
 @pytest.mark.parametrize("debiased", [False, True])
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_syrk_route_equals_plain_gemm(rng, debiased, order):
+def test_syrk_route_equals_plain_gemm(rng, debiased, order, backend):
     # d1 != d2, an offset mean, one constant column in X; C- and F-ordered input.
     X = rng.randn(300, 40) * rng.uniform(0.1, 3.0, 40) + 5.0
     X[:, 7] = 2.5
@@ -109,19 +113,25 @@ def test_syrk_route_equals_plain_gemm(rng, debiased, order):
     ref = _plain_feature_space_cka(X, Y, debiased)
     Xo, Yo = np.asarray(X, order=order), np.asarray(Y, order=order)
     assert Xo.flags.f_contiguous == (order == "F")
-    assert abs(cka(Xo, Yo, debiased=debiased) - ref) < 1e-12
+
+    def got(A, B):
+        return backend.value(cka(backend(A), backend(B), debiased=debiased))
+
+    assert abs(got(Xo, Yo) - ref) < backend.tol
     # The same without the constant column: it contributes nothing.
-    assert abs(cka(np.delete(Xo, 7, axis=1), Yo, debiased=debiased) - ref) < 1e-12
+    assert abs(got(np.delete(Xo, 7, axis=1), Yo) - ref) < backend.tol
     # float32 stays float32 in the products; the result is within float32 tolerance.
-    got32 = cka(Xo.astype(np.float32), Yo.astype(np.float32), debiased=debiased)
+    got32 = got(Xo.astype(np.float32), Yo.astype(np.float32))
     assert abs(got32 - ref) < 1e-5
     # Non-contiguous input (a column slice) takes the same route.
     wide = np.hstack([Xo, rng.randn(300, 5)])
-    assert abs(cka(wide[:, :40], Yo, debiased=debiased) - ref) < 1e-12
+    assert abs(got(wide[:, :40], Yo) - ref) < backend.tol
 
 
 def test_gram_equals_full_gemm(rng):
-    from reprlign.measures._cka import _gram
+    from reprlign.utils.backend import NUMPY
+
+    _gram = NUMPY.gram
 
     for A in (rng.randn(50, 9), np.asfortranarray(rng.randn(50, 9))):
         G = _gram(A)
@@ -155,18 +165,22 @@ def test_song_estimator_equals_u_centering(rng):
 
 
 @pytest.mark.parametrize("debiased", [False, True])
-def test_invariances(XY, rng, debiased):
+def test_invariances(XY, rng, debiased, backend):
     X, Y = XY
     Q, _ = np.linalg.qr(rng.randn(7, 7))
-    assert cka(X, X @ Q, debiased=debiased) == pytest.approx(1.0, abs=1e-12)
-    base = cka(X, Y, debiased=debiased)
-    assert cka(7.5 * X, Y, debiased=debiased) == pytest.approx(base, abs=1e-12)
-    assert cka(X - 100.0, Y + 4.0, debiased=debiased) == pytest.approx(base, abs=1e-10)
-    assert cka(X @ Q, Y, debiased=debiased) == pytest.approx(base, abs=1e-12)
+
+    def c(A, B, debiased=debiased):
+        return backend.value(cka(backend(A), backend(B), debiased=debiased))
+
+    assert c(X, X @ Q) == pytest.approx(1.0, abs=1e-12)
+    base = c(X, Y)
+    assert c(7.5 * X, Y) == pytest.approx(base, abs=1e-12)
+    assert c(X - 100.0, Y + 4.0) == pytest.approx(base, abs=1e-10)
+    assert c(X @ Q, Y) == pytest.approx(base, abs=1e-12)
     # Not invariant to a general invertible linear map.
     A = np.diag([1.0, 1, 1, 1, 1, 1, 30]) @ rng.randn(7, 7)
-    assert cka(X, X @ A, debiased=debiased) < 0.9
-    assert cka(X, Y) == pytest.approx(cka(Y, X), abs=1e-14)
+    assert c(X, X @ A) < 0.9
+    assert c(X, Y, False) == pytest.approx(c(Y, X, False), abs=1e-14)
 
 
 def test_bias_on_independent_wide_data():
@@ -179,38 +193,43 @@ def test_bias_on_independent_wide_data():
 
 
 @pytest.mark.parametrize("debiased", [False, True])
-def test_rbf_streamed_equals_gram(XY, debiased):
+def test_rbf_streamed_equals_gram(XY, debiased, backend):
     X, Y = XY
     ref = gram_cka(rbf_gram(X, 2.0), rbf_gram(Y, 5.0), debiased=debiased)
     for block in (1, 7, None):
-        got = cka(X, Y, kernel="rbf", sigma=(2.0, 5.0), debiased=debiased, block_size=block)
-        assert abs(got - ref) < 1e-12
+        got = cka(backend(X), backend(Y), kernel="rbf", sigma=(2.0, 5.0), debiased=debiased,
+                  block_size=block)
+        assert abs(backend.value(got) - ref) < backend.tol
 
 
-def test_rbf_median_heuristic_and_wide_bandwidth(XY):
+def test_rbf_median_heuristic_and_wide_bandwidth(XY, backend):
     X, Y = XY
     dx = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))[np.triu_indices(60, 1)]
     dy = np.sqrt(((Y[:, None] - Y[None]) ** 2).sum(-1))[np.triu_indices(60, 1)]
     ref = gram_cka(rbf_gram(X, np.median(dx)), rbf_gram(Y, np.median(dy)))
+    Xb, Yb = backend(X), backend(Y)
     # The two distance formulas round differently: sigma agrees to ~1e-15 relative.
-    assert abs(cka(X, Y, kernel="rbf") - ref) < 1e-8
+    assert abs(backend.value(cka(Xb, Yb, kernel="rbf")) - ref) < 1e-8
     # As sigma grows, RBF CKA tends to linear CKA (Kornblith et al. 2019).
-    assert cka(X, Y, kernel="rbf", sigma=1e4) == pytest.approx(cka(X, Y), abs=1e-6)
+    assert backend.value(cka(Xb, Yb, kernel="rbf", sigma=1e4)) == pytest.approx(cka(X, Y),
+                                                                                 abs=1e-6)
 
 
 @pytest.mark.parametrize("kernel", ["linear", "rbf"])
 @pytest.mark.parametrize("debiased", [False, True])
-def test_numpy_torch_cpu_agree(XY, kernel, debiased):
+def test_answers_in_kind_and_mixed_partners(XY, kernel, debiased, backend):
     X, Y = XY
     ref = cka(X, Y, kernel=kernel, debiased=debiased)
-    got = cka(torch.tensor(X), torch.tensor(Y), kernel=kernel, debiased=debiased)
-    assert isinstance(got, torch.Tensor) and got.dim() == 0
-    assert abs(float(got) - ref) < 1e-12
-    # A numpy partner joins the tensor's back end.
-    assert abs(float(cka(torch.tensor(X), Y, kernel=kernel, debiased=debiased)) - ref) < 1e-12
-    got32 = cka(torch.tensor(X, dtype=torch.float32), torch.tensor(Y, dtype=torch.float32),
-                kernel=kernel, debiased=debiased)
-    assert abs(float(got32) - ref) < 1e-4
+    got = backend.value(cka(backend(X), backend(Y), kernel=kernel, debiased=debiased))
+    assert abs(got - ref) < backend.tol
+    # A numpy partner joins the other input's back end (and device).
+    assert abs(backend.value(cka(backend(X), Y, kernel=kernel, debiased=debiased)) - ref) < (
+        backend.tol)
+    assert abs(backend.value(cka(X, backend(Y), kernel=kernel, debiased=debiased)) - ref) < (
+        backend.tol)
+    got32 = cka(backend(X.astype(np.float32)), backend(Y.astype(np.float32)), kernel=kernel,
+                debiased=debiased)
+    assert abs(backend.value(got32) - ref) < 1e-4
 
 
 def test_torch_cka_is_differentiable(XY):
@@ -220,6 +239,12 @@ def test_torch_cka_is_differentiable(XY):
     value.backward()
     assert Xt.grad is not None and torch.isfinite(Xt.grad).all()
     assert float(Xt.grad.abs().sum()) > 0
+    # A constant column (zeroed out of place in the products) and the RBF kernel keep the graph.
+    Xc = torch.tensor(np.hstack([X, np.full((60, 1), 3.0)]), requires_grad=True)
+    for kernel in ("linear", "rbf"):
+        Xc.grad = None
+        cka(Xc, torch.tensor(Y), kernel=kernel, debiased=True).backward()
+        assert torch.isfinite(Xc.grad).all() and float(Xc.grad.abs().sum()) > 0
 
 
 def test_float32_numpy_input(XY):
@@ -268,25 +293,35 @@ def _procrustes_oracle(X, Y):
     return np.trace(R.T @ Xc.T @ Yc) / (np.linalg.norm(Xc) * np.linalg.norm(Yc))
 
 
-def test_procrustes_matches_orthogonal_procrustes(rng):
+def test_procrustes_matches_orthogonal_procrustes(rng, backend):
     X, Y = rng.randn(50, 6), rng.randn(50, 6)
     Y = Y + X
-    assert abs(procrustes(X, Y) - _procrustes_oracle(X, Y)) < 1e-12
-    assert procrustes(X, Y, measure="angular") == pytest.approx(
-        np.arccos(_procrustes_oracle(X, Y)), abs=1e-12
+
+    def p(A, B, **kw):
+        return backend.value(procrustes(backend(A), backend(B), **kw))
+
+    assert abs(p(X, Y) - _procrustes_oracle(X, Y)) < backend.tol
+    assert p(X, Y, measure="angular") == pytest.approx(
+        np.arccos(_procrustes_oracle(X, Y)), abs=backend.tol
     )
     Q, _ = np.linalg.qr(rng.randn(6, 6))
-    assert procrustes(X, -2 * X @ Q + 7) == pytest.approx(1.0, abs=1e-12)
-    assert procrustes(X, X @ np.diag([1, 1, 1, 1, 1, 50.0])) < 0.9
+    assert p(X, -2 * X @ Q + 7) == pytest.approx(1.0, abs=1e-12)
+    assert p(X, X @ np.diag([1, 1, 1, 1, 1, 50.0])) < 0.9
 
 
-def test_procrustes_wide_features_and_different_widths(rng):
+def test_procrustes_wide_features_and_different_widths(rng, backend):
     X, Y = rng.randn(20, 50), rng.randn(20, 35)
     Xc, Yc = X - X.mean(0), Y - Y.mean(0)
     ref = np.linalg.svd(Xc.T @ Yc, compute_uv=False).sum() / (
         np.linalg.norm(Xc) * np.linalg.norm(Yc))
-    assert abs(procrustes(X, Y) - ref) < 1e-12
-    assert abs(float(procrustes(torch.tensor(X), torch.tensor(Y))) - ref) < 1e-12
+    assert abs(backend.value(procrustes(backend(X), backend(Y))) - ref) < backend.tol
+
+
+def test_torch_procrustes_is_differentiable(rng):
+    X, Y = rng.randn(30, 4), rng.randn(30, 4)
+    Xt = torch.tensor(X, requires_grad=True)
+    procrustes(Xt, torch.tensor(Y + X)).backward()
+    assert float(Xt.grad.abs().sum()) > 0
 
 
 def test_procrustes_degenerate(rng):
@@ -311,15 +346,14 @@ def _knn_oracle(X, Y, k, metric):
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
-def test_mutual_knn_matches_brute_force(rng, metric):
+def test_mutual_knn_matches_brute_force(rng, metric, backend):
     X = rng.randn(120, 8)
     Y = X[:, :5] + 0.7 * rng.randn(120, 5)
     ref = _knn_oracle(X, Y, 7, metric)
     assert 0.1 < ref < 0.9
     for block in (1, 13, None):
-        assert mutual_knn(X, Y, 7, metric=metric, block_size=block) == pytest.approx(ref)
-    got = mutual_knn(torch.tensor(X), torch.tensor(Y), 7, metric=metric)
-    assert float(got) == pytest.approx(ref)
+        got = mutual_knn(backend(X), backend(Y), 7, metric=metric, block_size=block)
+        assert backend.value(got) == pytest.approx(ref)
 
 
 def test_mutual_knn_extremes_and_errors(rng):
@@ -333,17 +367,3 @@ def test_mutual_knn_extremes_and_errors(rng):
         mutual_knn(X, X, k=0)
     with pytest.raises(ValueError, match="metric"):
         mutual_knn(X, X, metric="manhattan")
-
-
-# --------------------------------------------------------------------------- CUDA
-@pytest.mark.cuda
-@pytest.mark.parametrize("debiased", [False, True])
-def test_cuda_matches_cpu(XY, debiased):
-    X, Y = XY
-    Xg, Yg = torch.tensor(X, device="cuda"), torch.tensor(Y, device="cuda")
-    for kernel in ("linear", "rbf"):
-        got = cka(Xg, Yg, kernel=kernel, debiased=debiased)
-        assert got.device.type == "cuda"
-        assert abs(float(got) - cka(X, Y, kernel=kernel, debiased=debiased)) < 1e-10
-    assert abs(float(procrustes(Xg, Yg)) - procrustes(X, Y)) < 1e-10
-    assert float(mutual_knn(Xg, Yg, 5)) == pytest.approx(mutual_knn(X, Y, 5))

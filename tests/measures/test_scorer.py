@@ -76,7 +76,7 @@ def test_params_clone_pickle_repr():
     assert pickle.loads(pickle.dumps(scorer)).get_params() == params
     assert repr(scorer) == "RSAScorer(compare='pearson', metric='rsa', random_state=3)"
     assert scorer.set_params(k=4) is scorer and scorer.k == 4
-    with pytest.raises(ValueError, match="invalid parameter"):
+    with pytest.raises(ValueError, match="(?i)invalid parameter"):
         scorer.set_params(kernal="rbf")
 
 
@@ -106,10 +106,57 @@ def test_device_and_errors(data):
         RSAScorer().score(X, ref[:-1])
 
 
-def test_not_an_estimator():
+def test_parameters_on_base_estimator_but_not_an_estimator():
     from sklearn.base import BaseEstimator
+    from sklearn.utils.estimator_checks import check_param_validation
 
     from reprlign.utils import all_estimators
 
-    assert not isinstance(RSAScorer(), BaseEstimator)
+    # BaseEstimator gives the parameter protocol; nothing is fitted, so the estimator
+    # checks do not apply.
+    assert isinstance(RSAScorer(), BaseEstimator) and not hasattr(RSAScorer(), "fit")
     assert "RSAScorer" not in dict(all_estimators())
+    check_param_validation("RSAScorer", RSAScorer())
+
+
+@pytest.mark.parametrize("param, value", [
+    ("kernel", "poly"), ("debiased", "yes"), ("sigma", -1.0), ("rdm_metric", "l1"),
+    ("compare", "kendall"), ("k", 0), ("n_bootstrap", 1), ("confidence", 95),
+    ("ci_method", "student"),
+])
+def test_parameters_are_validated_when_scoring(data, param, value):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, ref = data
+    with pytest.raises(InvalidParameterError, match=f"The '{param}' parameter of RSAScorer"):
+        RSAScorer(**{param: value}).score(X, ref)
+
+
+def test_registry_is_the_one_list():
+    """The scorer, the resampling functions and the CLI read their measures from the registry."""
+    import inspect
+
+    from reprlign._cli import build_parser
+    from reprlign.measures import bootstrap
+    from reprlign.measures.registry import FEATURE_MEASURES, MEASURES, get_measure
+
+    for name, m in MEASURES.items():
+        sig = inspect.signature(m.function).parameters
+        assert m.defaults() == {p: sig[p].default for p in m.params}, name
+        assert get_measure(name) is m and get_measure(m.function) is m
+        for param in m.params.values():
+            if param.choices is not None:
+                assert param.default in param.choices
+    scorer_defaults = RSAScorer().get_params()
+    for m in MEASURES.values():
+        for p in set(m.params) & set(scorer_defaults) - {"metric"}:
+            assert scorer_defaults[p] == m.params[p].default, p
+    assert RSAScorer._parameter_constraints["metric"][0].options == set(FEATURE_MEASURES)
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["score"]
+    metric = next(a for a in sub._actions if a.dest == "metric")
+    assert tuple(metric.choices) == FEATURE_MEASURES
+    rng = np.random.RandomState(0)
+    X = rng.randn(30, 3)
+    for name in FEATURE_MEASURES:  # every scorer measure resamples by name
+        assert np.isfinite(bootstrap(name, X, X + rng.randn(30, 3), n_bootstrap=5,
+                                     random_state=0).value)

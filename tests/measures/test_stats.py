@@ -1,9 +1,10 @@
 """Bootstrap intervals, permutation tests and the RDM noise ceiling."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.stats as ss
-import torch
 
 from reprlign.datasets import load_mur92
 from reprlign.measures import (
@@ -29,7 +30,8 @@ def _corr(X, Y):
 def test_bootstrap_matches_scipy(rng, method, theirs):
     X = rng.randn(80, 3)
     Y = X + rng.randn(80, 3)
-    ours = bootstrap(_corr, X, Y, ci_method=method, n_bootstrap=2000, random_state=0)
+    ours = bootstrap(_corr, X, Y, ci_method=method, n_bootstrap=2000, random_state=0,
+                     resample="bootstrap")
     ref = ss.bootstrap((X[:, 0], Y[:, 0]), lambda a, b: np.corrcoef(a, b)[0, 1], paired=True,
                        vectorized=False, method=theirs, n_resamples=2000,
                        random_state=np.random.RandomState(0))
@@ -44,7 +46,7 @@ def test_bootstrap_matches_scipy(rng, method, theirs):
 def test_bca_differs_from_percentile_on_skewed_statistic(rng):
     X = rng.randn(60, 4)
     Y = X + 0.3 * rng.randn(60, 4)
-    p = bootstrap("cka", X, Y, n_bootstrap=300, random_state=1)
+    p = bootstrap("cka", X, Y, n_bootstrap=300, random_state=1, ci_method="percentile")
     b = bootstrap("cka", X, Y, n_bootstrap=300, random_state=1, ci_method="bca")
     assert np.array_equal(p.distribution, b.distribution)
     assert (p.low, p.high) != (b.low, b.high)
@@ -54,7 +56,8 @@ def test_bca_differs_from_percentile_on_skewed_statistic(rng):
 def test_rdm_bootstrap_drops_pairs_of_a_stimulus_with_itself(rng):
     X = rng.randn(30, 6)
     Y = X + rng.randn(30, 6)
-    res = bootstrap("rsa", X, Y, n_bootstrap=50, random_state=3, compare="pearson")
+    res = bootstrap("rsa", X, Y, n_bootstrap=50, random_state=3, compare="pearson",
+                    resample="bootstrap", ci_method="percentile")
     assert res.value == pytest.approx(rsa(X, Y, compare="pearson"), abs=1e-12)
     # Reproduce the first resample by hand.
     idx = np.random.RandomState(3).randint(0, 30, 30)
@@ -65,17 +68,33 @@ def test_rdm_bootstrap_drops_pairs_of_a_stimulus_with_itself(rng):
     assert res.distribution[0] == pytest.approx(expected, abs=1e-12)
     # The same through compare_rdms on precomputed (condensed) RDMs.
     res2 = bootstrap("compare_rdms", rdm(X), rdm(Y), n_bootstrap=50, random_state=3,
-                     method="pearson")
+                     method="pearson", resample="bootstrap", ci_method="percentile")
     assert np.allclose(res2.distribution, res.distribution, atol=1e-12)
 
 
-def test_bootstrap_torch_and_errors(rng):
+@pytest.mark.filterwarnings("ignore:bootstrap. the 95% interval:RuntimeWarning")
+@pytest.mark.parametrize("resample", ["subsample", "bootstrap"])
+def test_bootstrap_backends(rng, backend, resample):
+    X, Y = rng.randn(40, 3), rng.randn(40, 3) + rng.randn(40, 1)
+    measures = ["cka", "rsa", "procrustes"] + (["mutual_knn"] if resample == "subsample" else [])
+    for measure in measures:
+        a = bootstrap(measure, X, Y, n_bootstrap=20, random_state=0, resample=resample)
+        b = bootstrap(measure, backend(X), backend(Y), n_bootstrap=20, random_state=0,
+                      resample=resample)
+        assert np.allclose(a.distribution, b.distribution, atol=backend.tol)
+        assert (a.low, a.high, a.ci_method) == pytest.approx((b.low, b.high, b.ci_method))
+
+
+def test_bootstrap_errors(rng):
     X, Y = rng.randn(40, 3), rng.randn(40, 3)
-    a = bootstrap("cka", X, Y, n_bootstrap=20, random_state=0)
-    b = bootstrap("cka", torch.tensor(X), torch.tensor(Y), n_bootstrap=20, random_state=0)
-    assert np.allclose(a.distribution, b.distribution, atol=1e-12)
     with pytest.raises(ValueError, match="ci_method"):
-        bootstrap("cka", X, Y, ci_method="basic")
+        bootstrap("cka", X, Y, ci_method="student")
+    with pytest.raises(ValueError, match="resample"):
+        bootstrap("cka", X, Y, resample="jackknife")
+    with pytest.raises(ValueError, match="own nearest neighbour"):
+        bootstrap("mutual_knn", X, Y, resample="bootstrap")
+    with pytest.raises(ValueError, match="half-samples of 3 of the 7 stimuli.*at least 4"):
+        bootstrap("cka", X[:7], Y[:7], debiased=True)
     with pytest.raises(ValueError, match="confidence"):
         bootstrap("cka", X, Y, confidence=95)
     with pytest.raises(ValueError, match="measure"):
@@ -138,3 +157,57 @@ def test_noise_ceiling_bounds_and_errors(mur92):
     bad[0, 1, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         rdm_noise_ceiling(bad)
+
+
+class _Terminal:
+    """A stand-in for stderr that says it is a terminal, so tqdm draws its bar."""
+
+    def __init__(self):
+        import io
+
+        self.buffer = io.StringIO()
+
+    def write(self, text):
+        return self.buffer.write(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("verbose, tty, shown", [(True, True, True), (False, True, False),
+                                                 (True, False, False)])
+def test_progress_bar_only_when_asked_on_a_terminal(rng, monkeypatch, capsys, verbose, tty, shown):
+    import sys
+
+    X = rng.randn(30, 3)
+    term = _Terminal()
+    if tty:
+        monkeypatch.setattr(sys, "stderr", term)
+    bootstrap("cka", X, X + rng.randn(30, 3), n_bootstrap=20, random_state=0, verbose=verbose)
+    permutation_test("cka", X, X, n_permutations=9, random_state=0, verbose=verbose)
+    out = term.buffer.getvalue() + capsys.readouterr().err
+    assert ("subsample cka" in out and "permutations cka" in out) == shown
+
+
+def test_intervals_that_exclude_the_estimate_warn_and_bca_never_falls_back_silently(rng):
+    # Biased CKA of independent wide data: every half-sample scores higher than the data.
+    X, Y = rng.randn(40, 100), rng.randn(40, 100)
+    with pytest.warns(RuntimeWarning) as record:
+        ci = bootstrap("cka", X, Y, n_bootstrap=50, random_state=0, ci_method="bca")
+    messages = " ".join(str(w.message) for w in record)
+    assert "BCa correction is infinite" in messages and ci.ci_method == "basic"
+    assert "does not contain the estimate" in messages and not ci.low <= ci.value <= ci.high
+    assert ci.bias > 0 and ci.high < ci.value  # the correction moves the interval down
+    # Unbiased CKA of the same data: no shift, no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        ci = bootstrap("cka", X, Y, n_bootstrap=50, random_state=0, debiased=True,
+                       ci_method="bca")
+    assert ci.low <= ci.value <= ci.high and ci.ci_method == "bca"
+    # The default (basic) interval of the biased estimate warns too, without a fallback.
+    with pytest.warns(RuntimeWarning, match="does not contain the estimate"):
+        ci = bootstrap("cka", X, Y, n_bootstrap=50, random_state=0)
+    assert ci.ci_method == "basic" and ci.high < ci.value

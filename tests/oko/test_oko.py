@@ -6,9 +6,10 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
+from sklearn.utils.estimator_checks import check_param_validation
 
 from reprlign import OKOClassifier
-from reprlign.oko._net import MLP, OKOHeads, OKONet, sample_sets
+from reprlign.oko._net import MLP, OKONet, sample_sets
 
 FAST = dict(hidden_layer_sizes=(16,), sets_per_epoch=128, max_epochs=20, lr=3e-2,
             early_stopping=False, random_state=0)
@@ -66,8 +67,8 @@ def test_single_example_class_fills_both_pair_slots():
 
 def _net(targets, k, odd_head=False, n_features=5, n_classes=4):
     torch.manual_seed(0)
-    net = OKONet(OKOHeads(MLP(n_features, n_classes, (8,)), n_classes, odd_head), k=k,
-                 targets=targets, criterion=torch.nn.CrossEntropyLoss)
+    net = OKONet(MLP(n_features, n_classes, (8,)), n_classes=n_classes, odd_class_head=odd_head,
+                 k=k, targets=targets, criterion=torch.nn.CrossEntropyLoss)
     return net.initialize()
 
 
@@ -250,7 +251,7 @@ def test_pickle_roundtrip(blobs):
 @pytest.mark.parametrize(
     "params, X, y, match",
     [
-        ({"k": 0}, None, None, "k must be an integer >= 1"),
+        ({"k": 0}, None, None, r"'k' parameter of OKOClassifier must be an int in the range \[1"),
         ({"k": 3}, None, None, r"at least k\+1=4 classes"),
         ({}, "nan", None, "NaN"),
         ({}, None, "one", "1 class"),
@@ -277,6 +278,31 @@ def test_unexpected_keyword_and_wrong_module_output(blobs):
     with pytest.raises(ValueError, match="n_classes=4"):
         OKOClassifier(torch.nn.Linear, module__in_features=2, module__out_features=3,
                       **FAST).fit(X, y)
+
+
+def test_param_validation():
+    check_param_validation("OKOClassifier", OKOClassifier(**FAST))
+
+
+def test_optimizer_parameters_are_routed_by_skorch(blobs):
+    X, y = blobs
+    clf = OKOClassifier(optimizer="sgd", optimizer__momentum=0.9, weight_decay=1e-4, **FAST)
+    assert clf.get_params()["optimizer__momentum"] == 0.9
+    grid = clone(clf).set_params(optimizer__momentum=0.5, optimizer__nesterov=True)
+    assert grid.get_params()["optimizer__nesterov"] is True
+    clf.fit(X, y)
+    (group,) = clf.net_.optimizer_.param_groups
+    assert isinstance(clf.net_.optimizer_, torch.optim.SGD)
+    assert (group["momentum"], group["weight_decay"], group["lr"]) == (0.9, 1e-4, FAST["lr"])
+    assert clf.score(X, y) > 0.88
+    grid.fit(X, y)
+    (group,) = grid.net_.optimizer_.param_groups
+    assert group["momentum"] == 0.5 and group["nesterov"] is True
+    # A parameter skorch would route elsewhere is refused, not silently dropped.
+    with pytest.raises(TypeError, match="unexpected keyword argument 'criterion__label_smooth"):
+        OKOClassifier(criterion__label_smoothing=0.1, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="not optimizer__weight_decay"):
+        OKOClassifier(optimizer__weight_decay=0.1, **FAST).fit(X, y)
 
 
 def test_score_rejects_unseen_labels(blobs):
