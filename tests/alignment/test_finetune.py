@@ -324,6 +324,16 @@ def test_bad_input_is_named(toy):
     with pytest.raises(ValueError, match="must be symmetric"):
         HumanAlignFinetuner(mlp(), inputs=inputs, loss="soft_rsa", reference=square,
                             reference_kind="rdm").fit(X)
+    square[0, 1] = square[1, 0] = np.nan
+    with pytest.raises(ValueError, match="reference contains NaN or infinite"):
+        HumanAlignFinetuner(mlp(), inputs=inputs, loss="soft_rsa", reference=square,
+                            reference_kind="rdm").fit(X)
+    with pytest.raises(ValueError, match="reference must be \\(120, d_ref\\)"):
+        HumanAlignFinetuner(mlp(), inputs=inputs, loss="soft_rsa",
+                            reference=np.ones((100, 4))).fit(X)
+    for name, value in (("reference_kind", "matrix"), ("validation_split", "pairs")):
+        with pytest.raises(ValueError, match=f"'{name}' parameter of HumanAlignFinetuner"):
+            HumanAlignFinetuner(mlp(), inputs=inputs, **{name: value}).fit(X, y)
     with pytest.raises(ValueError, match="match no parameter"):
         HumanAlignFinetuner(mlp(), inputs=inputs, train_params=["nope*"]).fit(X, y)
     with pytest.raises(ValueError, match="has only 5 blocks"):
