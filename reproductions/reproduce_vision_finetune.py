@@ -19,6 +19,13 @@ not even its pairs with training images, is used in training. Compared on the he
   inner split of the training images (``validation_split="objects"``: a quarter of them held
   out, the loss on their RDM).
 
+Deterministic for a given ``--seed`` and ``--threads``: every estimator gets a fixed
+``random_state``, and torch runs its deterministic kernels
+(``torch.use_deterministic_algorithms``). Without them, the linear transform's fit on more than
+one CPU thread differs between runs in the last digits, and early stopping can turn that into
+several points of held-out RSA on a fold. The figures change (slightly) with the number of
+threads.
+
 Measured on the held-out images of each fold: the Spearman correlation of the images' RDM
 (1 - Pearson) with the people's mean RDM, and the mean over the 16 people of the correlation with
 each person's RDM, averaged over the folds; 95% intervals from stimulus bootstrap resamples (the
