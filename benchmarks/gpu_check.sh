@@ -6,7 +6,8 @@
 #   2. measures: linear CKA at n = 50,000, d = 4,096 against one TF32 X'Y, and Spearman RSA at
 #      n = 50,000 with its peak GPU memory (benchmarks/bench_measures.py gpu);
 #   3. HumanAlignTransformer at THINGS scale (1,854 objects, d = 768, 1M triplets, 20 epochs)
-#      on CUDA (benchmarks/bench_align.py --device cuda), baseline cut to a few seconds;
+#      on CUDA (benchmarks/bench_align.py --device cuda), baseline cut to a few seconds, and
+#      the same with gLocal's local term on (--method glocal --ours-only);
 #   4. OKO throughput on CUDA (benchmarks/bench_oko.py --device cuda);
 #   5. fine-tuning MiniLM on THINGS words toward a human-aligned teacher, one fold, on CUDA
 #      (reproductions/finetune_things.py --device cuda --folds 1; target < 1 min of training).
@@ -56,6 +57,7 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...
 step tests 240 python3 -m pytest -q -p no:cacheprovider -rs -m cuda tests
 step measures 120 python3 benchmarks/bench_measures.py gpu
 step align 120 python3 benchmarks/bench_align.py --device cuda --baseline-seconds 5
+step align-glocal 120 python3 benchmarks/bench_align.py --device cuda --method glocal --ours-only
 step oko 120 python3 benchmarks/bench_oko.py --device cuda --repeats 2
 step finetune 300 python3 reproductions/finetune_things.py --device cuda --folds 1
 step growing 120 python3 benchmarks/bench_growing.py --device cuda --repeats 2

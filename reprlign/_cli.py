@@ -186,7 +186,8 @@ def _fit(estimator, T, what):
     try:
         return estimator.fit(T)
     except (ValueError, TypeError) as exc:
-        hint = " (on the command line: --no-early-stopping)" if "early_stopping" in str(exc) else ""
+        hint = (" (on the command line: leave out --early-stopping)"
+                if "early_stopping" in str(exc) else "")
         raise _CLIError(f"fitting on {what}: {exc}{hint}") from None
 
 
@@ -241,7 +242,7 @@ def _align(args) -> int:
         return HumanAlignTransformer(
             F, method=args.method, reg=args.reg, local_weight=args.local_weight,
             max_epochs=args.max_epochs, lr=args.lr, batch_size=args.batch_size,
-            early_stopping=not args.no_early_stopping, device=device, random_state=args.seed,
+            early_stopping=args.early_stopping, device=device, random_state=args.seed,
             verbose=0 if args.quiet else 1)
 
     print(f"HumanAlignTransformer(method={args.method!r}, reg={args.reg}, "
@@ -309,6 +310,11 @@ def _number(kind, low=None, high=None, *, low_open=False, high_open=False):
 _POSITIVE_INT = _number(int, 1)
 
 
+def _auto(parse):
+    """An argparse type: the word ``auto`` (the estimator's own rule) or what ``parse`` takes."""
+    return lambda text: "auto" if text == "auto" else parse(text)
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Every option's help ends with its default, except on/off flags and unset options."""
 
@@ -371,14 +377,15 @@ def _add_align_parser(sub):
                    help="pull toward the original (lambda)")
     p.add_argument("--local-weight", type=_number(float, 0, 1, high_open=True), default=0.1,
                    help="gLocal alpha")
-    p.add_argument("--max-epochs", type=_POSITIVE_INT, default=100,
-                   help="most passes over the triplets")
-    p.add_argument("--lr", type=_number(float, 0, low_open=True), default=1e-3,
-                   help="learning rate")
-    p.add_argument("--batch-size", type=_POSITIVE_INT, default=256, help="triplets per step")
-    p.add_argument("--no-early-stopping", action="store_true",
-                   help="train all --max-epochs (needed when there are too few triplets to "
-                   "set some aside for early stopping)")
+    p.add_argument("--max-epochs", type=_auto(_POSITIVE_INT), default="auto",
+                   help="passes over the triplets (auto: about 100 steps)")
+    p.add_argument("--lr", type=_auto(_number(float, 0, low_open=True)), default="auto",
+                   help="learning rate (auto: from the batch size)")
+    p.add_argument("--batch-size", type=_auto(_POSITIVE_INT), default="auto",
+                   help="triplets per step (auto: all of them up to 2**20)")
+    p.add_argument("--early-stopping", action="store_true",
+                   help="stop when the loss on a tenth of the training triplets stops improving "
+                   "(without it: train to convergence and let --reg regularise)")
     p.add_argument("--holdout", type=_number(float, 0, 1, high_open=True), default=0.2,
                    help="fraction of the distinct triplets held out (repeats kept together) "
                    "to report held-out accuracy before the final fit on all of them; 0 skips "
@@ -387,6 +394,8 @@ def _add_align_parser(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of the fit and the hold-out")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     p.set_defaults(func=_cmd_align)
+
+
 
 
 def _float_list(text):

@@ -21,9 +21,6 @@ import numpy as np
 DEFAULT_REG = (0.1, 1.0, 10.0, 100.0)
 DEFAULT_LOCAL_WEIGHT = (0.0, 0.1)
 
-# Settings that suit 1,000 distinct triplets: full-batch steps, short patience.
-DEMO_PARAMS = dict(batch_size=None, max_epochs=60, n_iter_no_change=10, local_batch_size=256)
-
 
 def held_out_kl(estimator, X, y=None):
     """Negative mean KL from the human choice distributions of ``X``'s triplets to the model's.
@@ -86,8 +83,6 @@ def run_demo(features="minilm-words", reg=DEFAULT_REG, local_weight=DEFAULT_LOCA
     """
     import importlib.util
 
-    import torch
-
     if output is not None and importlib.util.find_spec("matplotlib") is None:
         raise ImportError(
             f"the demo writes its plot to {output} with matplotlib, which is not installed: "
@@ -95,16 +90,8 @@ def run_demo(features="minilm-words", reg=DEFAULT_REG, local_weight=DEFAULT_LOCA
             "(--output none) to skip the plot"
         )
     say = print if verbose else (lambda *a, **k: None)
-    t0 = time.perf_counter()
-    # The fits are small (384 x 384 maps): one torch thread per fit loses little on an idle
-    # machine and avoids OpenMP threads spinning against other jobs on a busy one (up to 8x
-    # slower in our measurements on 2 shared cores).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _run(features, reg, local_weight, n_splits, output, random_state, n_jobs, say, t0)
-    finally:
-        torch.set_num_threads(threads)
+    return _run(features, reg, local_weight, n_splits, output, random_state, n_jobs, say,
+                time.perf_counter())
 
 
 def _run(features, reg, local_weight, n_splits, output, random_state, n_jobs, say, t0):
@@ -127,7 +114,7 @@ def _run(features, reg, local_weight, n_splits, output, random_state, n_jobs, sa
         "(repeats of a triplet stay in one fold)\n")
 
     grid = {"reg": [float(r) for r in reg], "local_weight": [float(a) for a in local_weight]}
-    est = HumanAlignTransformer(F, random_state=random_state, **DEMO_PARAMS)
+    est = HumanAlignTransformer(F, random_state=random_state)
     search = GridSearchCV(est, grid, cv=cv, scoring={"accuracy": _accuracy, "kl": held_out_kl},
                           refit="accuracy", n_jobs=n_jobs)
     search.fit(X)
@@ -147,7 +134,7 @@ def _run(features, reg, local_weight, n_splits, output, random_state, n_jobs, sa
         name = f"reg={r['reg']:g}, local={r['local_weight']:g}" + (" *" if i == best else "")
         say(f"{name:<28}{r['accuracy']:>14.3f}{r['accuracy_sd']:>9.3f}{r['kl']:>13.3f}")
     result = {
-        "features": features, "noise_ceiling": ceiling, "chance": 1 / 3,
+        "features": features, "noise_ceiling": ceiling, "chance": 1 / 3, "n_splits": n_splits,
         "zero_shot_accuracy": float(zs_acc.mean()), "zero_shot_kl": float(zs_kl.mean()),
         "grid": rows, "best_params": search.best_params_,
         "best_accuracy": float(res["mean_test_accuracy"][best]),
@@ -176,13 +163,18 @@ def _plot(result, output):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 4.2))
+    fig, ax = plt.subplots(figsize=(10, 4.4))
     rows = result["grid"]
     for k, lw in enumerate(sorted({r["local_weight"] for r in rows})):
         sel = sorted((r for r in rows if r["local_weight"] == lw), key=lambda r: r["reg"])
         ax.errorbar([r["reg"] for r in sel], [r["accuracy"] for r in sel],
                     yerr=[r["accuracy_sd"] for r in sel], marker="o", capsize=3, color=f"C{k}",
                     label=f"aligned, local_weight={lw:g}" + (" (global)" if lw == 0 else ""))
+    best = result["best_params"]
+    ax.plot([best["reg"]], [result["best_accuracy"]], marker="*", markersize=16, color="gold",
+            markeredgecolor="k", linestyle="none", zorder=5,
+            label=f"selected: reg={best['reg']:g}, local_weight={best['local_weight']:g} "
+                  f"({result['best_accuracy']:.3f})")
     ax.axhline(result["noise_ceiling"], color="C3", label=f"noise ceiling "
                f"({result['noise_ceiling']:.3f})")
     ax.axhline(result["zero_shot_accuracy"], color="0.3", linestyle="--",
@@ -190,8 +182,9 @@ def _plot(result, output):
     ax.axhline(result["chance"], color="k", linestyle=":", label="chance (1/3)")
     ax.set_xscale("log")
     ax.set_xlabel("reg (pull toward the original representation; larger = weaker alignment)")
-    ax.set_ylabel("held-out odd-one-out accuracy")
-    ax.set_title(f"THINGS, {result['features']}: grouped-CV accuracy vs alignment strength")
+    ax.set_ylabel("held-out odd-one-out accuracy\n(mean over folds; bars: ± 1 SD across folds)")
+    ax.set_title(f"THINGS, {result['features']}: grouped {result['n_splits']}-fold CV accuracy "
+                 "vs alignment strength")
     ax.set_ylim(0.3, max(0.7, result["noise_ceiling"] + 0.05))
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()

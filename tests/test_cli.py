@@ -185,8 +185,8 @@ def align_base(triplet_files):
     (["--local-weight", "1"], r"argument --local-weight: must be 0 <= x < 1, got 1"),
     (["--holdout", "1"], r"argument --holdout: must be 0 <= x < 1, got 1"),
     (["--device", "tpu"], r"--device 'tpu' is not a torch device"),
-    (["--triplets", "few.tsv", "--holdout", "0"], r"early_stopping.*\(on the command line: "
-                                                  r"--no-early-stopping\)"),
+    (["--triplets", "few.tsv", "--holdout", "0", "--early-stopping"],
+     r"early_stopping.*\(on the command line: leave out --early-stopping\)"),
     (["--triplets", "few.tsv", "--holdout", "0.9"], r"too few to hold out 90%"),
     (["--out", "no/such/dir/x.npz"], r"--out .*x.npz: the folder .*dir does not exist"),
 ])

@@ -6,8 +6,9 @@ settings (few epochs) for the torch estimators; ``EXPECTED_FAILURES`` is the one
 list of checks we knowingly fail, each with its reason.
 """
 
+import pytest
 import torch
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
 from reprlign.utils import all_estimators
 
@@ -140,3 +141,11 @@ if _instances():
     @parametrize_with_checks(_instances(), expected_failed_checks=_expected_failed_checks)
     def test_sklearn_compatible(estimator, check):
         check(estimator)
+
+
+@pytest.mark.parametrize("estimator", _instances(), ids=lambda est: type(est).__name__)
+def test_parameters_are_declared_and_validated(estimator):
+    # Every parameter has a declared constraint, and an invalid value of any of them gives
+    # sklearn's InvalidParameterError naming it before fit touches the data.
+    assert set(estimator._parameter_constraints) == set(estimator.get_params(deep=False))
+    check_param_validation(type(estimator).__name__, estimator)

@@ -41,7 +41,7 @@ test_objects = np.setdiff1d(np.arange(n), train_objects)
 
 t = train_objects[sample_triplets(len(train_objects), 20_000, random_state=0)]
 X_train = simulate_choices(data.human, t, random_state=0)
-est = HumanAlignTransformer(data.model, max_epochs=20, batch_size=1024, random_state=0).fit(X_train)
+est = HumanAlignTransformer(data.model, random_state=0).fit(X_train)
 
 lv = make_levels_triplets(data.coarse[test_objects], data.fine[test_objects], 500, random_state=0)
 held_out = test_objects[lv.triplets]
@@ -69,7 +69,7 @@ level = triplet_levels(things.triplets, coarse, fine)
 
 test_groups = np.random.RandomState(0).rand(len(things.unique_triplets)) < 0.2
 test = test_groups[things.groups]
-align = HumanAlignTransformer(F, max_epochs=30, batch_size=1024, random_state=0)
+align = HumanAlignTransformer(F, random_state=0)
 align.fit(things.triplets[~test])
 things_before = levels_agreement(F, things.triplets[test], level[test], structural=False)
 things_after = levels_agreement(align.transform(F), things.triplets[test], level[test],

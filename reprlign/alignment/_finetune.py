@@ -17,15 +17,15 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..triplets import (
-    aggregate_triplets,
     fit_temperature,
     odd_one_out_accuracy,
     triplet_groups,
     validate_triplets,
 )
-from ..triplets.validation import check_distributions, odd_positions
+from ..triplets.validation import check_targets
 from ..utils._backend import softmax
-from ..utils._torch import draw_seed, get_device, seeded_torch, to_numpy
+from ..utils._torch import draw_seed, get_device, seeded_torch
+from ._common import pool_repeats, silent, split_held_out
 
 __all__ = ["HumanAlignFinetuner"]
 
@@ -393,18 +393,6 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             raise ValueError("reference with reference_kind='rdm' must be symmetric")
         return ref
 
-    def _targets(self, y, m):
-        """Targets (m, 3) float64, and whether they are hard labels."""
-        if y is None:
-            return np.tile([0.0, 0.0, 1.0], (m, 1)), True
-        y_arr = to_numpy(y)
-        if y_arr.ndim == 2:
-            if y_arr.shape != (m, 3):
-                raise ValueError(f"y as choice distributions must have shape ({m}, 3), "
-                                 f"got {y_arr.shape}")
-            return check_distributions(y_arr, "y"), False
-        return np.eye(3)[odd_positions(y_arr, m, name="y")], True
-
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -428,12 +416,12 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         device = self._check_fit_args()
         inputs = ObjectInputs(self.inputs, self.collate_fn)
         t = self._check_X(X, inputs.n)
-        targets, hard = self._targets(y, len(t))
+        targets, hard = check_targets(y, len(t))
         weights = np.ones(len(t))
         if hard:  # pool repeats: the same mean loss over responses, fewer rows
-            unique, proba, counts = aggregate_triplets(t, targets.argmax(1))
-            if len(unique) < len(t):
-                t, targets, weights = unique, proba, counts.sum(1).astype(np.float64)
+            pooled = pool_repeats(t, targets)
+            if len(pooled[0]) < len(t):
+                t, targets, weights = pooled
         rng = check_random_state(self.random_state)
         reference = self._reference(inputs.n)
         train, valid = self._split(t, targets, weights, rng)
@@ -469,16 +457,8 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             return (t, targets, weights), None
         if self.validation_split == "objects":
             return self._split_objects(t, targets, weights, rng)
-        groups = triplet_groups(t)
-        n_groups = groups.max() + 1
-        n_val = int(round(self.validation_fraction * n_groups))
-        if n_val < 1 or n_val >= n_groups:
-            raise ValueError(f"early_stopping needs at least 2 distinct triplets on both sides; "
-                             f"with {n_groups} distinct triplets and validation_fraction="
-                             f"{self.validation_fraction} set early_stopping=False")
-        is_val = np.isin(groups, rng.permutation(n_groups)[:n_val])
-        return ((t[~is_val], targets[~is_val], weights[~is_val]),
-                (t[is_val], targets[is_val], weights[is_val]))
+        return split_held_out(t, targets, weights, triplet_groups(t), self.validation_fraction,
+                              rng, required=True)
 
     def _split_objects(self, t, targets, weights, rng):
         """Triplets among held-out objects for early stopping, among the others for training."""
@@ -540,7 +520,7 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         if valid is not None:
             callbacks.append(("early_stopping", EarlyStopping(
                 patience=self.n_iter_no_change, load_best=True,
-                sink=print if self.verbose else _silent)))
+                sink=print if self.verbose else silent)))
         if self.lr_schedule == "cosine":
             callbacks.append(("lr_scheduler", LRScheduler(
                 torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs * steps,
@@ -642,7 +622,7 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         """Odd-one-out accuracy (ties count as wrong); ``y`` as in :meth:`fit`."""
         Z, local = self._local(X)
         if y is not None and np.ndim(y) == 2:
-            y = self._targets(y, len(local))[0].argmax(axis=1)
+            y = check_targets(y, len(local))[0].argmax(axis=1)
         return odd_one_out_accuracy(Z, local, y)
 
     def transform(self, X):
@@ -691,6 +671,3 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         raise TypeError("HumanAlignFinetuner.fit_transform is not defined: fit takes triplets "
                         "(m, 3) and transform takes objects; use fit(X, y).transform(objects)")
 
-
-def _silent(*args, **kwargs):
-    pass

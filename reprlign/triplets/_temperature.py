@@ -54,34 +54,61 @@ def fit_temperature(similarities, target, weights=None, *, bounds=(1e-4, 1e4)):
     >>> round(fit_temperature(triplet_similarities(Z, t), p), 2)
     2.5
     """
-    from scipy.optimize import minimize_scalar
-    from scipy.special import log_softmax
-
     s = _check_similarities(similarities)
     p = check_distributions(target, "target")
     if s.shape != p.shape:
         raise ValueError(f"similarities has shape {s.shape} but target has shape {p.shape}")
     w = _check_weights(weights, len(s))
     lo, hi = _check_bounds(bounds)
-
-    def loss(log_t):
-        return -(w * (p * log_softmax(s / np.exp(log_t), axis=1)).sum(1)).sum() / w.sum()
-
-    lo, hi = np.log(lo), np.log(hi)
-    # A coarse grid first: the loss in log T can be flat far from the optimum.
-    grid = np.linspace(lo, hi, 41)
-    best = grid[int(np.argmin([loss(g) for g in grid]))]
-    step = grid[1] - grid[0]
-    res = minimize_scalar(loss, bounds=(max(lo, best - step), min(hi, best + step)),
-                          method="bounded", options={"xatol": 1e-6})
-    t = float(np.exp(res.x))
-    if min(res.x - lo, hi - res.x) < 1e-3:
+    t = float(1.0 / _best_inverse_temperature(s, p, w, 1.0 / hi, 1.0 / lo))
+    if min(np.log(t / lo), np.log(hi / t)) < 1e-3:
         warnings.warn(
-            f"the fitted temperature {t:.4g} is at the edge of bounds=({np.exp(lo):g}, "
-            f"{np.exp(hi):g}): the best temperature may lie outside them (diverged or "
-            "degenerate similarities?); widen bounds or check the inputs",
-            RuntimeWarning, stacklevel=2)
+            f"the fitted temperature {t:.4g} is at the edge of bounds=({lo:g}, {hi:g}): the "
+            "best temperature may lie outside them (diverged or degenerate similarities?); "
+            "widen bounds or check the inputs", RuntimeWarning, stacklevel=2)
     return t
+
+
+def _best_inverse_temperature(s, p, w, lo, hi):
+    """``beta = 1 / T`` in ``[lo, hi]`` minimising the weighted mean cross-entropy.
+
+    In ``beta`` the loss ``sum_i w_i logsumexp(beta s_i) - beta c`` is convex (its
+    second derivative is the weighted variance of ``s`` under the model), so the
+    optimum is the root of its increasing derivative: safeguarded Newton steps
+    in log(beta) inside a shrinking bracket: a few passes over the data.
+    """
+    w = w / w.sum()
+    s = s - s.max(axis=1, keepdims=True)  # a shift per row leaves the softmax unchanged
+    c = float(w @ (p * s).sum(axis=1))
+    cols = np.ascontiguousarray(s.T)  # three contiguous columns: reductions over 3 are slow
+    squares = cols * cols
+
+    def derivatives(beta):
+        e = np.exp(beta * cols)
+        norm = e.sum(axis=0)
+        mean = (e * cols).sum(axis=0) / norm
+        var = (e * squares).sum(axis=0) / norm - mean * mean
+        return float(w @ mean) - c, max(float(w @ var), 0.0)
+
+    if derivatives(lo)[0] >= 0:  # the optimum is at (or beyond) an end of the bounds
+        return lo
+    if derivatives(hi)[0] <= 0:
+        return hi
+    # Newton steps in u = log(beta), kept inside a bracket of the root that shrinks with
+    # every evaluation (bisection when a step would leave it).
+    u_lo, u_hi = np.log(lo), np.log(hi)
+    u = min(max(0.0, u_lo), u_hi)  # start at T = 1, the training temperature
+    for _ in range(100):
+        beta = np.exp(u)
+        g, h = derivatives(beta)
+        u_lo, u_hi = (u_lo, u) if g > 0 else (u, u_hi)
+        new = u - g / (beta * h) if h > 0 else np.inf
+        if not u_lo < new < u_hi:
+            new = 0.5 * (u_lo + u_hi)
+        if abs(new - u) <= 1e-10 or u_hi - u_lo <= 1e-10:
+            return float(np.exp(new))
+        u = new
+    return float(np.exp(u))
 
 
 def _check_similarities(similarities):

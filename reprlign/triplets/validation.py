@@ -12,7 +12,7 @@ import numpy as np
 
 from ..utils._backend import is_torch
 
-__all__ = ["check_distributions", "odd_positions", "validate_triplets"]
+__all__ = ["check_distributions", "check_targets", "odd_positions", "validate_triplets"]
 
 
 def validate_triplets(triplets, n_objects=None, *, name="triplets"):
@@ -107,3 +107,24 @@ def check_distributions(p, name, atol=1e-6):
         row = int(np.argmax(bad))
         raise ValueError(f"{name} row {row} sums to {sums[row]:.6g}, not 1")
     return p
+
+
+def check_targets(y, n_triplets, *, name="y"):
+    """Training targets of ``n_triplets`` triplets as choice distributions (m, 3).
+
+    ``y`` as the triplet estimators' ``fit`` takes it: None (the last column is
+    the odd one out), odd-one-out positions (m,), or choice distributions
+    (m, 3). Returns the distributions as float64 (one-hot rows for hard
+    labels) and whether the labels were hard.
+    """
+    if y is None:
+        return np.tile(np.array([0.0, 0.0, 1.0]), (n_triplets, 1)), True
+    if is_torch(y):
+        y = y.detach().cpu().numpy()
+    y = np.asarray(y)
+    if y.ndim == 2:
+        if y.shape != (n_triplets, 3):
+            raise ValueError(f"{name} as choice distributions must have shape ({n_triplets}, 3), "
+                             f"got {y.shape}")
+        return check_distributions(y, name), False
+    return np.eye(3)[odd_positions(y, n_triplets, name=name)], True

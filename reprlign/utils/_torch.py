@@ -62,6 +62,29 @@ def log_epoch(estimator, epoch, **values):
     print(f"{type(estimator).__name__} epoch {epoch}: {parts}", flush=True)
 
 
+@contextlib.contextmanager
+def limit_threads(n):
+    """Run the block on at most ``n`` torch and BLAS/OpenMP threads (``None``: unchanged).
+
+    Small torch fits gain nothing from several threads, and their OpenMP threads
+    spin against other work (parallel grid-search fits, other jobs on the same
+    cores); torch's thread count and threadpoolctl's limits are restored after.
+    """
+    if n is None:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(min(n, before))
+    try:
+        with threadpool_limits(limits=n):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def draw_seed(random_state):
     """Draw one int seed in ``[0, 2**31 - 1)`` from ``random_state`` (int, None or RandomState)."""
     from sklearn.utils import check_random_state
@@ -85,50 +108,3 @@ def seeded_torch(seed, device="cpu"):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(int(seed))
         yield
-
-
-class EarlyStopping:
-    """Track a validation loss and keep a copy of the best parameters seen.
-
-    ``step(loss, params)`` returns True when training should stop: the loss has
-    not improved by more than ``tol`` for ``patience`` consecutive calls.
-    ``params`` is a dict of tensors; the best ones are kept as detached clones
-    (on their device) and :meth:`restore` copies them back in place.
-
-    Parameters
-    ----------
-    patience : int
-        Calls without improvement before stopping.
-    tol : float, default=0.0
-        Smallest decrease of the loss that counts as an improvement.
-    """
-
-    def __init__(self, patience, tol=0.0):
-        self.patience = patience
-        self.tol = tol
-        self.best_loss = float("inf")
-        self.best_epoch = -1
-        self.best_params = None
-        self._bad = 0
-        self._epoch = -1
-
-    def step(self, loss, params):
-        self._epoch += 1
-        if loss < self.best_loss - self.tol:
-            self.best_loss = float(loss)
-            self.best_epoch = self._epoch
-            self.best_params = {k: v.detach().clone() for k, v in params.items()}
-            self._bad = 0
-        else:
-            self._bad += 1
-        return self._bad >= self.patience
-
-    def restore(self, params):
-        """Copy the best parameters back into ``params`` (no-op before the first step)."""
-        if self.best_params is None:
-            return
-        import torch
-
-        with torch.no_grad():
-            for k, v in params.items():
-                v.copy_(self.best_params[k])

@@ -19,7 +19,8 @@ def check_features(X, *, name="X", allow_torch=True, dtype=None, min_samples=1):
     name : str
         The argument's name, used in error messages.
     allow_torch : bool
-        Return torch tensors unchanged (after the checks) instead of converting.
+        Return torch tensors unchanged (after the checks); otherwise a tensor is
+        copied to a numpy array and checked as one.
     dtype : numpy dtype or None
         Cast numpy input to this floating dtype; None keeps float32/float64 and
         casts anything else to float64.
@@ -30,9 +31,9 @@ def check_features(X, *, name="X", allow_torch=True, dtype=None, min_samples=1):
     -------
     numpy.ndarray or torch.Tensor
     """
+    if is_torch(X) and not allow_torch:
+        X = X.detach().cpu().numpy()
     if is_torch(X):
-        if not allow_torch:
-            raise TypeError(f"{name} must be a numpy array, got a torch tensor")
         if X.is_complex():
             raise TypeError(f"{name} must hold real numbers, got complex dtype {X.dtype}")
         if X.ndim != 2:

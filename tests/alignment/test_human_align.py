@@ -23,8 +23,9 @@ from reprlign.triplets import (
     triplet_similarities,
 )
 
+# Fixed settings (the tests predate the "auto" defaults: constant rate, bias on).
 FAST = dict(max_epochs=8, batch_size=512, early_stopping=False, local_batch_size=64, lr=1e-2,
-            random_state=0)
+            lr_schedule="constant", bias=True, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +104,9 @@ def test_repeats_are_pooled_without_changing_the_fit(toy):
 
 def test_triplet_features_input_matches_index_input(toy):
     data, X = toy
-    # Full batch: the pooled rows are ordered by object index, which differs between the two.
-    kw = dict(method="global", **{**FAST, "batch_size": None})
+    # Full batch: the pooled rows are ordered by object index, which differs between the two;
+    # so does the share of triplets a fitted temperature holds out: fix the temperature.
+    kw = dict(method="global", **{**FAST, "batch_size": None, "temperature": 1.0})
     by_index = HumanAlignTransformer(data.model, **kw).fit(X)
     by_value = HumanAlignTransformer(**kw).fit(data.model[X])
     np.testing.assert_allclose(by_index.W_, by_value.W_, rtol=1e-3, atol=1e-5)
@@ -168,6 +170,42 @@ def test_local_term_keeps_neighbours():
     assert abs(acc["glocal"] - acc["global"]) < 0.03
 
 
+def test_loss_terms_match_their_definitions():
+    """The local term and the identity pull, computed our way, equal gLocal's formulas."""
+    import torch
+    from torch.nn.functional import normalize
+
+    from reprlign.alignment._net import LocalStructureLoss, TripletTransform
+
+    g = torch.Generator().manual_seed(0)
+    P, W, b = torch.randn(40, 6, generator=g), torch.randn(6, 6, generator=g), torch.randn(6)
+
+    def glocal(rows):  # the diagonal removed from both cosine matrices, as gLocal's code does
+        B = len(rows)
+        off = ~torch.eye(B, dtype=torch.bool)
+        T, S = normalize(P[rows], dim=1), normalize(P[rows] @ W + b, dim=1)
+        target = ((T @ T.T)[off].view(B, B - 1) / 0.5).softmax(dim=1)
+        return -(target * ((S @ S.T)[off].view(B, B - 1) / 0.5).log_softmax(dim=1)).sum(1).mean()
+
+    # The whole pool (targets cached: twice), drawn rows from the cached teacher matrix, and
+    # drawn rows without it.
+    whole = LocalStructureLoss(P, tau=0.5, batch_size=64)
+    for _ in range(2):
+        assert whole(lambda X: X @ W + b).item() == pytest.approx(glocal(torch.arange(40)).item(),
+                                                                  rel=1e-5)
+    rows = torch.randperm(40, generator=torch.Generator().manual_seed(3))[:20]
+    for cache_limit in (4096, 0):
+        drawn = LocalStructureLoss(P, tau=0.5, batch_size=20, seed=3, cache_limit=cache_limit)
+        assert drawn(lambda X: X @ W + b).item() == pytest.approx(glocal(rows).item(), rel=1e-5)
+
+    module = TripletTransform(P)
+    with torch.no_grad():
+        module.W.copy_(W)
+    pull = ((W - W.diagonal().mean() * torch.eye(6)) ** 2).sum()
+    assert module.penalty("identity").item() == pytest.approx(pull.item(), rel=1e-5)
+    assert module.penalty("zero").item() == pytest.approx((W**2).sum().item(), rel=1e-6)
+
+
 # ---------------------------------------------------------------- model selection
 def _manual_cv(est, X, splits, grid_key, values):
     out = []
@@ -203,8 +241,9 @@ def test_pickle_clone_and_verbose(toy, capsys):
     data, X = toy
     est = HumanAlignTransformer(data.model, **{**FAST, "max_epochs": 2, "verbose": 1,
                                                "early_stopping": True}).fit(X)
-    printed = capsys.readouterr().out
-    assert printed.count("HumanAlignTransformer epoch") == 2 and "val_loss=" in printed
+    printed = capsys.readouterr().out.strip().splitlines()
+    # skorch's PrintLog: a header naming the validation loss, a rule, one row per epoch.
+    assert "valid_loss" in printed[0] and len(printed) == 2 + 2
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(again.transform(data.model), est.transform(data.model))
     assert clone(est).get_params()["max_epochs"] == 2
@@ -214,7 +253,8 @@ def test_pickle_clone_and_verbose(toy, capsys):
 def test_early_stopping_keeps_the_best_epoch(toy):
     data, X = toy
     est = HumanAlignTransformer(data.model, reg=0.0, lr=0.05, max_epochs=30, n_iter_no_change=3,
-                                batch_size=256, random_state=0).fit(X)
+                                batch_size=256, early_stopping=True, lr_schedule="constant",
+                                bias=True, random_state=0).fit(X)
     val = [h["val_loss"] for h in est.history_]
     assert est.best_epoch_ == int(np.argmin(val)) + 1
     assert est.n_epochs_ <= est.best_epoch_ + 3
@@ -224,12 +264,71 @@ def test_cosine_schedule_anneals_the_learning_rate(toy):
     data, X = toy
     kw = dict(method="global", **{**FAST, "lr": 0.05, "max_epochs": 6})
     const = HumanAlignTransformer(data.model, **kw).fit(X)
-    cos = HumanAlignTransformer(data.model, lr_schedule="cosine", **kw).fit(X)
+    cos = HumanAlignTransformer(data.model, **{**kw, "lr_schedule": "cosine"}).fit(X)
     # Same first epoch (the schedule starts at lr), different end point, both aligned.
     one = HumanAlignTransformer(data.model, **{**kw, "max_epochs": 1}).fit(X)
     assert cos.history_[0]["loss"] == pytest.approx(one.history_[0]["loss"], rel=0.05)
     assert not np.allclose(cos.W_, const.W_)
     assert cos.score(X) > odd_one_out_accuracy(data.model, X)
+
+
+def test_parameters_are_validated_by_sklearn():
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    check_param_validation("HumanAlignTransformer", HumanAlignTransformer())
+
+
+def test_repr_summarises_arrays(toy):
+    data, _ = toy
+    text = repr(HumanAlignTransformer(data.model, local_features=data.model[:5], reg=1.0))
+    assert text == ("HumanAlignTransformer(features=<ndarray (90, 12) float64>, "
+                    "local_features=<ndarray (5, 12) float64>, reg=1.0)")
+    assert repr(HumanAlignTransformer()) == "HumanAlignTransformer()"
+
+
+def test_auto_settings_follow_the_data(toy, monkeypatch):
+    import torch
+
+    import reprlign.alignment._human_align as module
+
+    data, X = toy
+    _, first = np.unique(triplet_groups(X), return_index=True)
+    X = X[np.sort(first)]  # no repeats: one row per distinct triplet
+    threads = []
+    real = module.limit_threads
+    monkeypatch.setattr(module, "limit_threads", lambda n: threads.append(n) or real(n))
+    before = torch.get_num_threads()
+    full = HumanAlignTransformer(data.model, method="global", random_state=0).fit(X)
+    # Full batch, about 100 steps, Adam's rate 1e-2; a small problem runs on one thread.
+    # (a tenth of the triplets is held out to fit the temperature)
+    n_train = full.n_triplets_ - round(0.1 * full.n_triplets_)
+    assert full.batch_size_ == n_train and full.n_epochs_ == 100 and full.lr_ == 1e-2
+    assert threads == [1] and torch.get_num_threads() == before
+    assert full.score(X) > odd_one_out_accuracy(data.model, X) + 0.05
+    mini = HumanAlignTransformer(data.model, method="global", batch_size=256, random_state=0)
+    mini.fit(X)
+    steps = -(-n_train // 256)  # per epoch
+    assert mini.n_epochs_ == -(-100 // steps)
+    assert mini.lr_ == pytest.approx(1e-2 * (256 / n_train) ** 0.5)
+
+
+def test_limit_threads_restores_the_thread_count():
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from reprlign.utils._torch import limit_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with limit_threads(1):
+            assert torch.get_num_threads() == 1
+            assert all(lib["num_threads"] == 1 for lib in threadpool_info())
+        assert torch.get_num_threads() == 2
+        with limit_threads(None):
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_fit_transform_is_refused_with_a_reason(toy):
@@ -297,7 +396,7 @@ def test_synthetic_recovery_on_new_objects():
     for train, test in TripletObjectKFold(3, shuffle=True, random_state=0).split(X):
         F = PCA(16).fit(M[np.unique(X[train])]).transform(M)
         est = HumanAlignTransformer(F, method="global", reg=0.0, lr=3e-2, batch_size=None,
-                                    lr_schedule="cosine", max_epochs=300,
+                                    lr_schedule="cosine", max_epochs=300, bias=True,
                                     early_stopping=False, random_state=0).fit(X[train])
         fitted.append(est.score(X[test]))
         truth.append(odd_one_out_accuracy(H, X[test]))
@@ -326,3 +425,30 @@ def test_cuda_matches_cpu(toy):
     restored = pickle.load(io.BytesIO(pickle.dumps(gpu)))
     np.testing.assert_allclose(restored.predict_proba(X[:30]), cpu.predict_proba(X[:30]),
                                rtol=1e-3, atol=1e-4)
+
+
+def test_divergence_is_an_error_naming_the_epoch_or_a_warning(toy):
+    F, X = toy[0].model, toy[1]
+    # A non-finite loss stops the fit with an error that names the epoch and what to change.
+    with pytest.raises(ValueError, match=r"training diverged: the training loss is nan at "
+                                         r"epoch \d+; lower lr"):
+        HumanAlignTransformer(F, lr=1e30, standardize=False, random_state=0).fit(X)
+    # A finite loss that grew tenfold warns, and so does a temperature at its bound.
+    with pytest.warns(RuntimeWarning, match="the training loss rose from"):
+        with pytest.warns(RuntimeWarning, match="edge of bounds"):
+            HumanAlignTransformer(F, lr=1e6, random_state=0).fit(X)
+
+
+def test_features_at_extreme_magnitudes_and_as_tensors(toy):
+    import torch
+
+    F, X = toy[0].model, toy[1]
+    ref = HumanAlignTransformer(F, max_epochs=5, random_state=0).fit(X)
+    # Standardising divides by the largest magnitude first: scale_ stays finite.
+    big = HumanAlignTransformer(F * 1e200, max_epochs=5, random_state=0).fit(X)
+    assert np.isfinite(big.scale_) and big.scale_ == pytest.approx(ref.scale_ * 1e200)
+    np.testing.assert_allclose(big.W_, ref.W_, rtol=1e-4, atol=1e-6)
+    # A torch tensor of features is accepted like the numpy array.
+    tens = HumanAlignTransformer(torch.as_tensor(F), max_epochs=5, random_state=0).fit(X)
+    np.testing.assert_allclose(tens.W_, ref.W_, rtol=1e-5, atol=1e-7)
+    assert isinstance(tens.features_, np.ndarray)

@@ -302,3 +302,34 @@ def test_simulate_choices_follows_the_representation(rng):
     # Agreement of sampled answers equals the expected probability of the argmax.
     expected = np.mean(p.max(axis=1))
     assert abs(odd_one_out_accuracy(Z, noisy) - expected) < 0.03
+
+
+@pytest.mark.parametrize("kind", ["soft", "hard", "weighted"])
+def test_fit_temperature_finds_the_minimum_cross_entropy(kind):
+    """Newton in log(1/T) lands on the minimum a scalar search over log T finds."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+
+    from reprlign.triplets import fit_temperature
+
+    rng = np.random.RandomState(1)
+    Z = rng.randn(80, 4) * 3.0
+    t = sample_triplets(80, 3000, random_state=0)
+    s = triplet_similarities(Z, t)
+    p = choice_probabilities(Z, t, temperature=5.0)
+    if kind != "soft":
+        p = np.eye(3)[(p.cumsum(axis=1) > rng.rand(len(p), 1)).argmax(axis=1)]
+    w = rng.rand(len(p)) if kind == "weighted" else np.ones(len(p))
+
+    def loss(log_t):
+        return -(w * (p * log_softmax(s / np.exp(log_t), axis=1)).sum(1)).sum() / w.sum()
+
+    best = minimize_scalar(loss, bounds=(-3, 5), method="bounded", options={"xatol": 1e-9}).x
+    T = fit_temperature(s, p, None if kind != "weighted" else w)
+    assert T == pytest.approx(np.exp(best), rel=1e-5)
+    # Separable data: the best temperature is the lower bound; no signal at all: the upper.
+    sep = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 2.0]])
+    with pytest.warns(RuntimeWarning, match="edge of bounds"):
+        assert fit_temperature(sep, np.eye(3)[[2, 2]]) == pytest.approx(1e-4)
+    with pytest.warns(RuntimeWarning, match="edge of bounds"):
+        assert fit_temperature(sep, np.eye(3)[[0, 0]]) == pytest.approx(1e4)
