@@ -9,7 +9,8 @@ not even its pairs with training images, is used in training. Compared on the he
 * ``pretrained``: the layer's global-average-pooled features;
 * ``linear``: a :class:`reprlign.HumanAlignTransformer` (gLocal) on those features, fitted to
   odd-one-out triplets drawn from the people's RDMs among the training images
-  (:func:`reprlign.triplets.rdm_triplets`, as in ``reproduce_vision_mur92.py --part triplets``);
+  (:func:`reprlign.triplets.rdm_triplets`, as in ``reproduce_vision_mur92.py --part triplets``),
+  stopping early on a tenth of them;
 * :class:`reprlign.HumanAlignFinetuner` with ``loss="soft_rsa"`` toward the people's mean RDM of
   the training images (``reference_kind="rdm"``): a linear head only (``train_params=0``), the
   layer's block plus the head (``1``), the last two blocks plus the head (``2``); and the
@@ -21,10 +22,10 @@ not even its pairs with training images, is used in training. Compared on the he
 
 Deterministic for a given ``--seed`` and ``--threads``: every estimator gets a fixed
 ``random_state``, and torch runs its deterministic kernels
-(``torch.use_deterministic_algorithms``). Without them, the linear transform's fit on more than
-one CPU thread differs between runs in the last digits, and early stopping can turn that into
-several points of held-out RSA on a fold. The figures change (slightly) with the number of
-threads.
+(``torch.use_deterministic_algorithms``): on more than one CPU thread some of torch's kernels
+otherwise accumulate in an order that varies from run to run, and early stopping can turn a
+last-digit difference into several points of held-out RSA on a fold. The figures change
+(slightly) with the number of threads.
 
 Measured on the held-out images of each fold: the Spearman correlation of the images' RDM
 (1 - Pearson) with the people's mean RDM, and the mean over the 16 people of the correlation with
@@ -130,7 +131,8 @@ def fit_fold(args, trunk, X, F, people, tr, te, fold):
     out, cost = {"pretrained": (F[te], F[tr])}, {}
     t0 = time.perf_counter()
     lin = HumanAlignTransformer(F, local_features=F[tr], batch_size=None, lr=1e-2,
-                                max_epochs=300, random_state=fold).fit(t_lin, y_lin)
+                                max_epochs=300, early_stopping=True,
+                                random_state=fold).fit(t_lin, y_lin)
     Z = lin.transform(F)
     out["linear (triplets)"] = (Z[te], Z[tr])
     cost["linear (triplets)"] = (time.perf_counter() - t0, lin.n_epochs_, lin.best_epoch_,
