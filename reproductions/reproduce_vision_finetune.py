@@ -248,7 +248,7 @@ def figure(path, results, ceilings):
         ax.set_title(f"held-out images: RSA with the {title}", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel(f"Spearman correlation (mean over {value.shape[0]} folds)")
-    axes[1].legend(fontsize=8, loc="lower right")
+    axes[1].legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     print(f"figure written to {path}")
