@@ -67,8 +67,10 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     train_params : "all", int or list of str, default="all"
         What to train: every parameter; the top ``k`` blocks of the block list
         (see ``blocks``); or the parameters whose names match any of the
-        ``fnmatch`` patterns. Everything else is frozen. The head, when
-        present, always trains.
+        ``fnmatch`` patterns. Everything else is frozen, and a submodule
+        whose parameters are all frozen runs in evaluation mode during
+        training too (batch norm on its stored statistics, no dropout). The
+        head, when present, always trains.
     blocks : str, default=None
         Name of the ``ModuleList`` / ``Sequential`` of blocks that an integer
         ``train_params`` counts from the top of; None takes the longest one
@@ -89,8 +91,15 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         :func:`reprlign.losses.knn_overlap_loss` to ``reference``'s
         neighbourhoods among each step's objects. With the last two the
         triplets only choose which objects train together.
-    reference : array-like of shape (n_objects, d_ref), default=None
-        The target representation of ``"soft_rsa"`` and ``"knn"``.
+    reference : array-like of shape (n_objects, d_ref) or (n_objects, n_objects), default=None
+        The target of ``"soft_rsa"`` and ``"knn"``: a representation, or for
+        ``reference_kind="rdm"`` a dissimilarity matrix.
+    reference_kind : {"features", "rdm"}, default="features"
+        ``"features"``: ``reference`` holds one row of features per object
+        (the ``"soft_rsa"`` target is their correlation-distance RDM);
+        ``"rdm"``: ``reference`` is the target RDM itself, square and
+        symmetric, for example people's mean dissimilarity judgments (with
+        ``loss="soft_rsa"`` only).
     knn_k : int, default=10
         Neighbours per object for ``loss="knn"``.
     similarity : {"cosine", "dot"}, default="cosine"
@@ -127,11 +136,19 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         embeds their distinct objects once. ``"auto"`` picks the scheme that
         trains more triplets per embedded object.
     early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the training triplets (repeats of
-        a triplet kept together), stop when their loss has not improved for
-        ``n_iter_no_change`` epochs and restore the best weights.
+        Hold out part of the training data (see ``validation_split``), stop
+        when its loss has not improved for ``n_iter_no_change`` epochs and
+        restore the best weights.
     validation_fraction : float, default=0.1
-        Share of training triplets held out for early stopping.
+        Share of the training triplets, or of the objects, held out for early
+        stopping.
+    validation_split : {"triplets", "objects"}, default="triplets"
+        ``"triplets"``: hold out random triplets (repeats of a triplet kept
+        together). ``"objects"``: hold out ``validation_fraction`` of the
+        objects; training uses the triplets among the other objects and early
+        stopping those among the held-out ones, so it measures generalisation
+        to new objects (the triplets that mix both sides are left out; their
+        number is ``n_split_dropped_``).
     n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
     clip_grad : float or None, default=1.0
@@ -168,6 +185,9 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         Training rows after repeats were pooled.
     n_epochs_, best_epoch_ : int
         Epochs run, and the epoch whose weights were kept.
+    n_split_dropped_ : int
+        Training rows left out by ``validation_split="objects"`` because they
+        mix training and held-out objects (0 otherwise).
 
     See Also
     --------
@@ -223,6 +243,7 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         "cache_frozen": ["boolean"],
         "loss": [StrOptions({"kl", "ce", "soft_rsa", "knn"})],
         "reference": ["array-like", None],
+        "reference_kind": [StrOptions({"features", "rdm"})],
         "knn_k": [Interval(numbers.Integral, 1, None, closed="left")],
         "similarity": [StrOptions({"cosine", "dot"})],
         "temperature": [StrOptions({"fit"}), Interval(numbers.Real, 0, None, closed="neither")],
@@ -236,6 +257,7 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         "batching": [StrOptions({"auto", "objects", "triplets"})],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "validation_split": [StrOptions({"triplets", "objects"})],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "clip_grad": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "device": "no_validation",  # a string or torch.device, checked by get_device
@@ -257,6 +279,7 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         cache_frozen=True,
         loss="kl",
         reference=None,
+        reference_kind="features",
         knn_k=10,
         similarity="cosine",
         temperature="fit",
@@ -270,6 +293,7 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         batching="auto",
         early_stopping=True,
         validation_fraction=0.1,
+        validation_split="triplets",
         n_iter_no_change=5,
         clip_grad=1.0,
         device="cpu",
@@ -288,6 +312,7 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.cache_frozen = cache_frozen
         self.loss = loss
         self.reference = reference
+        self.reference_kind = reference_kind
         self.knn_k = knn_k
         self.similarity = similarity
         self.temperature = temperature
@@ -301,6 +326,7 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.batching = batching
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.validation_split = validation_split
         self.n_iter_no_change = n_iter_no_change
         self.clip_grad = clip_grad
         self.device = device
@@ -341,8 +367,31 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
                              "indices point into (a tensor, a list of strings, a Dataset)")
         if self.loss in ("soft_rsa", "knn") and self.reference is None:
             raise ValueError(f"loss={self.loss!r} needs reference, the (n_objects, d) "
-                             "representation whose structure is the target")
+                             "representation (or, with reference_kind='rdm', the RDM) whose "
+                             "structure is the target")
+        if self.reference_kind == "rdm" and self.loss == "knn":
+            raise ValueError("reference_kind='rdm' works with loss='soft_rsa' only; for "
+                             "loss='knn' pass features as reference")
         return get_device(self.device)
+
+    def _reference(self, n):
+        """``reference`` as float32 (n, d_ref) features or a checked (n, n) RDM; or None."""
+        if self.reference is None:
+            return None
+        ref = np.asarray(self.reference, dtype=np.float32)
+        if self.reference_kind == "features":
+            if ref.ndim != 2 or ref.shape[0] != n:
+                raise ValueError(f"reference must be ({n}, d_ref), one row per object "
+                                 f"of inputs, got shape {ref.shape}")
+            return ref
+        if ref.shape != (n, n):
+            raise ValueError(f"reference with reference_kind='rdm' must be the ({n}, {n}) RDM "
+                             f"of the objects of inputs, got shape {ref.shape}")
+        if not np.isfinite(ref).all():
+            raise ValueError("reference contains NaN or infinite values")
+        if not np.allclose(ref, ref.T, atol=1e-6 * max(1.0, float(np.abs(ref).max()))):
+            raise ValueError("reference with reference_kind='rdm' must be symmetric")
+        return ref
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -374,13 +423,8 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             if len(pooled[0]) < len(t):
                 t, targets, weights = pooled
         rng = check_random_state(self.random_state)
+        reference = self._reference(inputs.n)
         train, valid = self._split(t, targets, weights, rng)
-        reference = None
-        if self.reference is not None:
-            reference = np.asarray(self.reference, dtype=np.float32)
-            if reference.ndim != 2 or reference.shape[0] != inputs.n:
-                raise ValueError(f"reference must be ({inputs.n}, d_ref), one row per object "
-                                 f"of inputs, got shape {reference.shape}")
         torch_seed, step_seed = draw_seed(rng), draw_seed(rng)
         with seeded_torch(torch_seed, device):
             net = self._train(inputs, train, valid, reference, device, step_seed)
@@ -408,10 +452,31 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
 
     def _split(self, t, targets, weights, rng):
         """Training and early-stopping parts, repeats of a triplet kept together."""
+        self.n_split_dropped_ = 0
         if not self.early_stopping:
             return (t, targets, weights), None
+        if self.validation_split == "objects":
+            return self._split_objects(t, targets, weights, rng)
         return split_held_out(t, targets, weights, triplet_groups(t), self.validation_fraction,
                               rng, required=True)
+
+    def _split_objects(self, t, targets, weights, rng):
+        """Triplets among held-out objects for early stopping, among the others for training."""
+        objects = np.unique(t)
+        n_val = int(round(self.validation_fraction * len(objects)))
+        if n_val < 3 or len(objects) - n_val < 3:
+            raise ValueError(f"validation_split='objects' needs at least 3 objects on both "
+                             f"sides; with {len(objects)} objects and validation_fraction="
+                             f"{self.validation_fraction} it holds out {n_val}")
+        held = np.isin(t, rng.permutation(objects)[:n_val]).sum(axis=1)
+        is_val, is_train = held == 3, held == 0
+        if not is_val.any() or not is_train.any():
+            side = "held-out" if not is_val.any() else "training"
+            raise ValueError(f"validation_split='objects': no triplet lies wholly among the "
+                             f"{side} objects; pass triplets among every object, or more")
+        self.n_split_dropped_ = int((~is_val & ~is_train).sum())
+        return ((t[is_train], targets[is_train], weights[is_train]),
+                (t[is_val], targets[is_val], weights[is_val]))
 
     def _batching(self, train_t):
         if self.batching != "auto":
@@ -471,6 +536,7 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             batch_objects=self.batch_objects, triplet_batch_size=self.batch_size,
             reg=float(self.reg),
             reference=None if reference is None else torch.as_tensor(reference, device=device),
+            reference_kind=self.reference_kind,
             knn_k=self.knn_k, autocast_dtype=autocast,
             step_rng=np.random.RandomState(step_seed),
             criterion=Temperature, criterion__value=start, criterion__learn=learn,

@@ -5,8 +5,9 @@
 * :class:`FinetuneNet` is the skorch net; it differs from
   :class:`skorch.NeuralNet` in ``get_iterator`` (the steps above),
   ``train_step_single`` / ``validation_step`` (embed the objects, gather the
-  triplet similarities, loss plus the pull toward the pretrained weights) and
-  ``get_all_learnable_params`` (trainable parameters only).
+  triplet similarities, loss plus the pull toward the pretrained weights),
+  ``get_all_learnable_params`` (trainable parameters only) and
+  ``_set_training`` (frozen submodules stay in evaluation mode).
 """
 
 from __future__ import annotations
@@ -82,6 +83,18 @@ def gather_similarities(Z, local):
     return (Z[a] * Z[b]).sum(-1)
 
 
+def frozen_modules(module):
+    """The largest submodules whose parameters are all frozen (batch norm, dropout inside).
+
+    Training keeps them in evaluation mode: batch norm on its stored statistics
+    (its running averages do not drift), no dropout.
+    """
+    params = list(module.parameters())
+    if params and not any(p.requires_grad for p in params):
+        return [module]
+    return [m for child in module.children() for m in frozen_modules(child)]
+
+
 class _Epoch:
     """Re-iterable: a fresh set of steps at each ``iter()``."""
 
@@ -107,8 +120,8 @@ class FinetuneNet(NeuralNet):
     """
 
     def __init__(self, module, *, objective, inputs, batching, batch_objects, triplet_batch_size,
-                 reg, reference=None, knn_k=10, cache=None, autocast_dtype=None, step_rng=None,
-                 **kwargs):
+                 reg, reference=None, reference_kind="features", knn_k=10, cache=None,
+                 autocast_dtype=None, step_rng=None, **kwargs):
         super().__init__(module, **kwargs)
         self.objective = objective
         self.inputs = inputs
@@ -117,6 +130,7 @@ class FinetuneNet(NeuralNet):
         self.triplet_batch_size = triplet_batch_size
         self.reg = reg
         self.reference = reference
+        self.reference_kind = reference_kind
         self.knn_k = knn_k
         self.cache = cache
         self.autocast_dtype = autocast_dtype
@@ -135,13 +149,14 @@ class FinetuneNet(NeuralNet):
         super().initialize_module()
         self.anchor_ = {n: p.detach().clone() for n, p in self.module_.named_parameters()
                         if p.requires_grad}
+        self.frozen_ = frozen_modules(self.module_)
         return self
 
     def _set_training(self, training=True):
         super()._set_training(training)
-        if self.cache is not None:  # the cached prefix was computed in eval mode
-            for i in range(self.cache.n_frozen):
-                self.cache.blocks[i].eval()
+        if training:  # frozen parts run as in inference (and as the cached prefix was computed)
+            for module in self.frozen_:
+                module.eval()
 
     # -- batches
     def get_iterator(self, dataset, training=False):
@@ -185,9 +200,10 @@ class FinetuneNet(NeuralNet):
 
     def _loss(self, step, Z, targets):
         if self.objective in ("soft_rsa", "knn"):
-            ref = self.reference[torch.as_tensor(step.objects, device=self.reference.device)]
+            idx = torch.as_tensor(step.objects, device=self.reference.device)
+            ref = self.reference[idx]
             if self.objective == "soft_rsa":
-                return soft_rsa_loss(Z, rdm(ref))
+                return soft_rsa_loss(Z, ref[:, idx] if self.reference_kind == "rdm" else rdm(ref))
             k = min(self.knn_k, len(step.objects) - 1)
             return knn_overlap_loss(Z, ref, k=k, random_state=int(self.step_rng.randint(2**31)))
         local = torch.as_tensor(step.triplets, device=Z.device)

@@ -1,5 +1,7 @@
 """HumanAlignFinetuner: the sklearn contract, the two efficiencies, what trains, bad input."""
 
+import itertools
+import math
 import pickle
 
 import numpy as np
@@ -12,7 +14,7 @@ from sklearn.utils.estimator_checks import check_param_validation
 from reprlign import HumanAlignFinetuner, teacher_triplets
 from reprlign.alignment._finetune_net import object_batches, triplet_batches
 from reprlign.datasets import make_hierarchical_concepts
-from reprlign.measures import mutual_knn, rsa
+from reprlign.measures import mutual_knn, rdm, rsa
 from reprlign.model_selection import TripletObjectKFold
 from reprlign.triplets import odd_one_out_accuracy, sample_triplets, simulate_choices
 
@@ -205,6 +207,87 @@ def test_reference_losses_move_toward_the_reference(toy):
         assert measure(est.transform(np.arange(120))) > before + 0.05, loss
 
 
+def test_reference_rdm_is_the_features_rdm_given_directly(toy):
+    data, inputs, X, _, _ = toy
+    reference = data.human
+    common = dict(loss="soft_rsa", **{**FAST, "batch_objects": 120, "max_epochs": 10})
+    by_features = HumanAlignFinetuner(mlp(), inputs=inputs, reference=reference,
+                                      **common).fit(X)
+    # The RDM the features give, computed as the net computes it (float32 torch).
+    target = rdm(torch.tensor(reference, dtype=torch.float32), square=True).numpy()
+    by_rdm = HumanAlignFinetuner(mlp(), inputs=inputs, reference=target,
+                                 reference_kind="rdm", **common).fit(X)
+    np.testing.assert_allclose(by_rdm.transform(np.arange(120)),
+                               by_features.transform(np.arange(120)), atol=1e-5)
+    with torch.no_grad():
+        before = rsa(mlp()(inputs).numpy(), reference)
+    assert rsa(by_rdm.transform(np.arange(120)), reference) > before + 0.1
+
+
+def test_early_stopping_on_held_out_objects(toy):
+    data, inputs, _, _, _ = toy
+    n, n_val = 30, 9  # every triplet of 30 objects; 0.3 of them held out
+    X = np.array(list(itertools.combinations(range(n), 3)))
+    est = HumanAlignFinetuner(mlp(), inputs=inputs[:n], loss="soft_rsa",
+                              reference=data.human[:n], validation_split="objects",
+                              validation_fraction=0.3,
+                              **{**FAST, "early_stopping": True, "batch_objects": 64,
+                                 "max_epochs": 8, "n_iter_no_change": 3})
+    train, valid = est._split(X, np.zeros((len(X), 3)), np.ones(len(X)),
+                              np.random.RandomState(0))
+    assert np.intersect1d(np.unique(train[0]), np.unique(valid[0])).size == 0
+    assert len(np.unique(valid[0])) == n_val and len(valid[0]) == math.comb(n_val, 3)
+    assert len(train[0]) == math.comb(n - n_val, 3)
+    assert est.n_split_dropped_ == math.comb(n, 3) - math.comb(n_val, 3) - math.comb(n - n_val, 3)
+    est.fit(X)
+    assert est.n_split_dropped_ > 0
+    assert est.best_epoch_ == int(np.argmin(est.net_.history[:, "valid_loss"])) + 1
+    with pytest.raises(ValueError, match="at least 3 objects on both sides"):
+        est.set_params(validation_fraction=0.05).fit(X)
+    # Every triplet holds object 0: whichever side it falls on, the other side has none.
+    star = np.array([[0, i, j] for i, j in itertools.combinations(range(1, 10), 2)])
+    with pytest.raises(ValueError, match="no triplet lies wholly"):
+        est.set_params(validation_fraction=0.3).fit(star)
+
+
+class Normed(torch.nn.Module):
+    """Blocks with batch norm and dropout: only the top block trains."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.blocks = torch.nn.Sequential(
+            torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.BatchNorm1d(16),
+                                torch.nn.Dropout(0.5), torch.nn.ReLU()),
+            torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.BatchNorm1d(16),
+                                torch.nn.ReLU()),
+            torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.BatchNorm1d(8)))
+        for m in self.modules():  # stored statistics that differ from any batch's
+            if isinstance(m, torch.nn.BatchNorm1d):
+                m.running_mean.fill_(0.3)
+                m.running_var.fill_(2.0)
+
+    def forward(self, x):
+        return self.blocks(x)
+
+
+def test_frozen_parts_train_in_evaluation_mode(toy):
+    _, inputs, X, y, human = toy
+    start = Normed()
+    results = {}
+    for cache in (True, False):
+        est = HumanAlignFinetuner(start, inputs=inputs, train_params=1, blocks="blocks",
+                                  cache_frozen=cache, **FAST).fit(X, y)
+        body = est.net_.module_.body
+        for frozen in (body.blocks[0][1], body.blocks[1][1]):  # stored statistics kept
+            assert torch.equal(frozen.running_mean, torch.full((16,), 0.3))
+        # The trained block's batch norm trains as usual: its statistics move.
+        assert not torch.equal(body.blocks[2][1].running_mean, torch.full((8,), 0.3))
+        results[cache] = est.predict_proba(human[:200])
+    # Dropout off and stored statistics in the frozen blocks: caching changes nothing.
+    np.testing.assert_allclose(results[True], results[False], atol=1e-5)
+
+
 def test_verbose_prints_the_epoch_table(toy, capsys):
     _, inputs, X, y, _ = toy
     HumanAlignFinetuner(mlp(), inputs=inputs, verbose=1, **{**FAST, "max_epochs": 1}).fit(X, y)
@@ -232,6 +315,27 @@ def test_bad_input_is_named(toy):
         HumanAlignFinetuner(mlp()).fit(X, y)
     with pytest.raises(ValueError, match="needs reference"):
         HumanAlignFinetuner(mlp(), inputs=inputs, loss="knn").fit(X)
+    square = np.ones((120, 120))
+    with pytest.raises(ValueError, match="soft_rsa' only"):
+        HumanAlignFinetuner(mlp(), inputs=inputs, loss="knn", reference=square,
+                            reference_kind="rdm").fit(X)
+    with pytest.raises(ValueError, match="the \\(120, 120\\) RDM"):
+        HumanAlignFinetuner(mlp(), inputs=inputs, loss="soft_rsa", reference=square[:, :5],
+                            reference_kind="rdm").fit(X)
+    square[0, 1] = 3.0
+    with pytest.raises(ValueError, match="must be symmetric"):
+        HumanAlignFinetuner(mlp(), inputs=inputs, loss="soft_rsa", reference=square,
+                            reference_kind="rdm").fit(X)
+    square[0, 1] = square[1, 0] = np.nan
+    with pytest.raises(ValueError, match="reference contains NaN or infinite"):
+        HumanAlignFinetuner(mlp(), inputs=inputs, loss="soft_rsa", reference=square,
+                            reference_kind="rdm").fit(X)
+    with pytest.raises(ValueError, match="reference must be \\(120, d_ref\\)"):
+        HumanAlignFinetuner(mlp(), inputs=inputs, loss="soft_rsa",
+                            reference=np.ones((100, 4))).fit(X)
+    for name, value in (("reference_kind", "matrix"), ("validation_split", "pairs")):
+        with pytest.raises(ValueError, match=f"'{name}' parameter of HumanAlignFinetuner"):
+            HumanAlignFinetuner(mlp(), inputs=inputs, **{name: value}).fit(X, y)
     with pytest.raises(ValueError, match="match no parameter"):
         HumanAlignFinetuner(mlp(), inputs=inputs, train_params=["nope*"]).fit(X, y)
     with pytest.raises(ValueError, match="has only 5 blocks"):
