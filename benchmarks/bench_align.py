@@ -217,7 +217,7 @@ def fixed_cost(repeats=5):
     X = simulate_choices(data.human, sample_triplets(n, m, random_state=1), random_state=2)
     F = data.model.astype(np.float32)
     tic = time.perf_counter()
-    HumanAlignTransformer(F[:30], max_epochs=1).fit(X[:200] % 30)
+    HumanAlignTransformer(F[:30], max_epochs=1).fit(sample_triplets(30, 200, random_state=0))
     print(f"first fit of the process (imports skorch, warms torch up): "
           f"{time.perf_counter() - tic:.2f} s", flush=True)
     for method in ("global", "glocal"):
