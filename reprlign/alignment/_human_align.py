@@ -420,8 +420,9 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.mean_, self.scale_ = 0.0, 1.0
         if self.standardize:  # divided by the largest magnitude first: no overflow at 1e200
             peak = float(np.abs(table).max()) or 1.0
-            self.mean_ = float((table / peak).mean()) * peak
-            self.scale_ = float((table / peak).std()) * peak or 1.0
+            unit = table / peak
+            self.mean_ = float(unit.mean()) * peak
+            self.scale_ = float(unit.std()) * peak or 1.0
         pool = None
         if self.local_features is not None:
             pool = check_features(self.local_features, name="local_features", allow_torch=False)
