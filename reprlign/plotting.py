@@ -14,11 +14,52 @@ def __dir__():  # tab completion shows the plotting functions, not numpy or anno
 def _axes(ax):
     try:
         import matplotlib.pyplot as plt
+        from matplotlib.axes import Axes
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("plotting needs matplotlib: pip install 'reprlign[plot]'") from exc
     if ax is None:
         _, ax = plt.subplots()
+    elif not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     return ax
+
+
+def _real(values, name, *, ndim=None, allow_nan=False):
+    """``values`` as a float array: real numbers only (booleans and integers become float).
+
+    Strings (numeric or not), objects and complex numbers are a ``TypeError``;
+    the wrong number of axes, an empty array or an infinite value (or a NaN,
+    unless ``allow_nan``) a ``ValueError``, each naming ``name``.
+    """
+    from .utils._torch import to_numpy
+
+    try:
+        A = np.asarray(to_numpy(values))
+    except ValueError as exc:  # ragged
+        raise ValueError(f"{name} cannot be read as an array: {exc}") from exc
+    if A.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {A.dtype}")
+    A = A.astype(float)
+    if ndim is not None and A.ndim not in np.atleast_1d(ndim):
+        raise ValueError(f"{name} must have {' or '.join(map(str, np.atleast_1d(ndim)))} "
+                         f"axes, got shape {A.shape}")
+    if A.size == 0:
+        raise ValueError(f"{name} is empty (shape {A.shape})")
+    bad = np.isinf(A) if allow_nan else ~np.isfinite(A)
+    if bad.any():
+        raise ValueError(f"{name} contains {'infinite' if allow_nan else 'NaN or infinite'} "
+                         f"values ({int(bad.sum())} of {A.size})")
+    return A
+
+
+def _names(labels, n, name, of="rows"):
+    """``labels`` as a list of ``n`` strings (a 1-D sequence; a bare string is not one)."""
+    if isinstance(labels, str | bytes) or np.ndim(labels) != 1:
+        raise TypeError(f"{name} must be a 1-D sequence of labels, got {labels!r}"[:200])
+    labels = [str(label) for label in labels]
+    if len(labels) != n:
+        raise ValueError(f"{name} has {len(labels)} entries for {n} {of}")
+    return labels
 
 
 def plot_layer_similarity(result, *, ax=None, cmap="magma", vmin=0.0, vmax=1.0, annotate=False,
@@ -29,7 +70,8 @@ def plot_layer_similarity(result, *, ax=None, cmap="magma", vmin=0.0, vmax=1.0, 
     ----------
     result : Bunch or array-like
         The output of :func:`reprlign.model_layer_similarity` (``similarity``,
-        ``layers_a``, ``layers_b``), or a plain 2-D array.
+        ``layers_a``, ``layers_b``), or a plain 2-D array. NaN cells (a pair
+        not compared) are left blank; infinite values are a ``ValueError``.
     ax : matplotlib Axes, optional
         Where to draw; a new figure when None.
     cmap, vmin, vmax
@@ -45,22 +87,30 @@ def plot_layer_similarity(result, *, ax=None, cmap="magma", vmin=0.0, vmax=1.0, 
     ax : matplotlib Axes
         Rows are ``layers_a`` (first layer at the bottom), columns ``layers_b``.
     """
-    ax = _axes(ax)
-    if hasattr(result, "similarity"):
-        S = np.asarray(result.similarity, dtype=float)
-        rows, cols = list(result.layers_a), list(result.layers_b)
+    if isinstance(result, dict):  # a Bunch
+        missing = {"similarity", "layers_a", "layers_b"} - set(result)
+        if missing:
+            raise ValueError(f"result lacks {sorted(missing)}: pass the output of "
+                             f"model_layer_similarity or a 2-D array")
+        S = _real(result["similarity"], "result.similarity", ndim=2, allow_nan=True)
+        rows = _names(result["layers_a"], S.shape[0], "result.layers_a", of="rows of the matrix")
+        cols = _names(result["layers_b"], S.shape[1], "result.layers_b",
+                      of="columns of the matrix")
     else:
-        S = np.asarray(result, dtype=float)
-        if S.ndim != 2:
-            raise ValueError(f"result must be a 2-D matrix, got shape {S.shape}")
+        S = _real(result, "result", ndim=2, allow_nan=True)
         rows, cols = [str(i) for i in range(S.shape[0])], [str(j) for j in range(S.shape[1])]
+    ax = _axes(ax)
     im = ax.imshow(S, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xticks(range(len(cols)), cols, rotation=90)
     if annotate:
+        middle = (np.nanmin(S) + np.nanmax(S)) / 2 if np.isfinite(S).any() else 0.0
+        middle = (vmin if vmin is not None else middle) / 2 + (vmax if vmax is not None
+                                                                else middle) / 2
         for (i, j), v in np.ndenumerate(S):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if v < (vmin + vmax) / 2 else "black")
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if v < middle else "black")
     if xlabel:
         ax.set_xlabel(xlabel)
     if ylabel:
@@ -74,19 +124,14 @@ def _square_rdm(rdm):
     """An (n, n) float matrix from a square RDM or its condensed upper triangle."""
     from scipy.spatial.distance import squareform
 
-    from .utils._torch import to_numpy
-
-    D = np.asarray(to_numpy(rdm))
-    if np.iscomplexobj(D) or not np.issubdtype(D.dtype, np.number):
-        raise TypeError(f"rdm must hold real numbers, got dtype {D.dtype}")
-    D = D.astype(float)
+    D = _real(rdm, "rdm", ndim=(1, 2))
     if D.ndim == 1:
         n = (1 + np.sqrt(1 + 8 * D.size)) / 2
-        if D.size == 0 or n != int(n):
+        if n != int(n):
             raise ValueError(f"a condensed rdm has n(n-1)/2 entries; {D.size} is not such a "
                              f"number")
         return squareform(D, checks=False)
-    if D.ndim != 2 or D.shape[0] != D.shape[1]:
+    if D.shape[0] != D.shape[1]:
         raise ValueError(f"rdm must be square (n, n) or condensed (n(n-1)/2,), got shape "
                          f"{D.shape}")
     return D
@@ -110,6 +155,8 @@ def plot_rdm(rdm, *, labels=None, ax=None, cmap="viridis", vmin=None, vmax=None,
     rdm : array-like or torch.Tensor
         A square ``(n, n)`` RDM, or its condensed upper triangle of
         ``n (n - 1) / 2`` entries, as :func:`reprlign.measures.rdm` returns.
+        Real and finite (NaN or infinity is a ``ValueError``); a square matrix
+        is drawn as given, symmetric or not.
     labels : sequence of str, optional
         One label per stimulus, on both axes. Runs of equal consecutive labels
         (stimuli sorted by category) are labelled once, at the run's middle,
@@ -146,15 +193,14 @@ def plot_rdm(rdm, *, labels=None, ax=None, cmap="viridis", vmin=None, vmax=None,
     """
     D = _square_rdm(rdm)
     n = D.shape[0]
+    if labels is not None:
+        labels = _names(labels, n, "labels", of="stimuli of the RDM")
     ax = _axes(ax)
     im = ax.imshow(D, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     if labels is None:
         ax.set_xticks([])
         ax.set_yticks([])
     else:
-        labels = [str(label) for label in labels]
-        if len(labels) != n:
-            raise ValueError(f"labels has {len(labels)} entries for an RDM of {n} stimuli")
         runs = _runs(labels)
         ticks = [(a + b - 1) / 2 for a, b in runs]
         names = [labels[a] for a, _ in runs]
@@ -178,21 +224,35 @@ def plot_robustness(result, *, ax=None, marker="o"):
     ----------
     result : Bunch
         The output of :func:`reprlign.perturbation_robustness` or
-        :func:`reprlign.block_removal_robustness`.
+        :func:`reprlign.block_removal_robustness`. NaN entries (a layer inside
+        the removed block) leave gaps in its line.
     ax : matplotlib Axes, optional
 
     Returns
     -------
     ax : matplotlib Axes
     """
-    ax = _axes(ax)
+    if not isinstance(result, dict) or not {"matrix", "layers"} <= set(result) or not (
+            {"strengths", "blocks"} & set(result)):
+        raise TypeError("result must be the output of perturbation_robustness or "
+                        "block_removal_robustness (a Bunch with matrix, layers and strengths or "
+                        f"blocks), got {type(result).__name__}")
+    M = _real(result["matrix"], "result.matrix", ndim=2, allow_nan=True)
+    layers = _names(result["layers"], M.shape[1], "result.layers", of="columns of result.matrix")
     if "strengths" in result:
-        x, label = np.asarray(result.strengths), "perturbation strength"
+        x = _real(result["strengths"], "result.strengths", ndim=1)
+        label = "perturbation strength"
+        if len(x) != M.shape[0]:
+            raise ValueError(f"result.strengths has {len(x)} entries for {M.shape[0]} rows of "
+                             f"result.matrix")
     else:
-        x, label = np.arange(len(result.blocks)), "removed block"
-        ax.set_xticks(x, list(result.blocks), rotation=45)
-    for j, layer in enumerate(result.layers):
-        ax.plot(x, result.matrix[:, j], marker=marker, label=layer)
+        blocks = _names(result["blocks"], M.shape[0], "result.blocks", of="rows of result.matrix")
+        x, label = np.arange(len(blocks)), "removed block"
+    ax = _axes(ax)
+    if "strengths" not in result:
+        ax.set_xticks(x, blocks, rotation=45)
+    for j, layer in enumerate(layers):
+        ax.plot(x, M[:, j], marker=marker, label=layer)
     ax.set_xlabel(label)
     ax.set_ylabel("CKA to the unperturbed model")
     ax.legend(fontsize="small")

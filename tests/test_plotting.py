@@ -57,7 +57,7 @@ def test_plot_rdm_errors(bad, error, match):
 
 
 def test_plot_rdm_label_count():
-    with pytest.raises(ValueError, match="labels has 2 entries for an RDM of 3 stimuli"):
+    with pytest.raises(ValueError, match="labels has 2 entries for 3 stimuli of the RDM"):
         plot_rdm(np.zeros(3), labels=["a", "b"])
 
 

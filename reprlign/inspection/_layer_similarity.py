@@ -7,7 +7,7 @@ from contextlib import ExitStack
 from sklearn.utils import Bunch
 
 from .hooks import batches, check_stimuli, hooked_forward, iter_batches, layer_list
-from .streaming import StreamedCKA
+from .streaming import StreamedCKA, check_stream
 
 
 def model_layer_similarity(model_a, model_b, X, layers_a, layers_b=None, *, X_b=None,
@@ -72,6 +72,12 @@ def model_layer_similarity(model_a, model_b, X, layers_a, layers_b=None, *, X_b=
     infinite activations raise a ``ValueError`` naming the layer's position.
     The value depends (mildly) on the batch size, as in the paper.
 
+    Refused before any forward pass (``ValueError``): fewer than 4 stimuli,
+    ``batch_size < 4`` (not for a ``DataLoader``, which batches itself) and
+    stimuli that are all identical (their layers would vary only by the
+    rounding of the model's matrix products). A batch the model cannot run is
+    a ``ValueError`` giving its shape and the model's message.
+
     Examples
     --------
     >>> import numpy as np, torch
@@ -92,6 +98,9 @@ def model_layer_similarity(model_a, model_b, X, layers_a, layers_b=None, *, X_b=
     X_b = None if X_b is None else check_stimuli(X_b, "X_b")
     acc = StreamedCKA()
     stream = batches(X, batch_size, verbose=verbose, desc="layer similarity")
+    check_stream(X, batch_size)
+    if X_b is not None:
+        check_stream(X_b, batch_size, "X_b")
     shared = (model_b is None or model_b is model_a) and X_b is None
     if shared:
         union = list(dict.fromkeys(layers_a + layers_b))

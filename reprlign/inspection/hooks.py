@@ -77,7 +77,10 @@ def layer_list(layers, name="layers", *, unique=True):
     """
     if isinstance(layers, str):
         return [layers]
-    out = None if layers is None or isinstance(layers, dict) else list(layers)
+    try:
+        out = None if layers is None or isinstance(layers, dict) else list(layers)
+    except TypeError:  # not iterable
+        out = None
     if not out or not all(isinstance(layer, str) for layer in out):
         raise ValueError(f"{name} must be a module name or a non-empty list of names, "
                          f"got {layers!r}")
@@ -104,7 +107,11 @@ def iter_batches(X, batch_size):
         return
     for start in range(0, X.shape[0], batch_size):
         batch = X[start:start + batch_size]
-        if not is_torch(batch):
+        if is_torch(batch):
+            # (a strided view would run through other kernels than the same values packed,
+            # and round differently)
+            batch = batch.contiguous()
+        else:
             if not batch.flags.writeable:  # torch warns on read-only buffers
                 batch = batch.copy()
             batch = torch.from_numpy(np.ascontiguousarray(batch))
@@ -146,6 +153,10 @@ def batches(X, batch_size, *, verbose=False, desc=None):
 
 def resolve_modules(model, layers, *, name="layers"):
     """Check ``layers`` against ``model.named_modules()`` and return the modules."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     index = dict(model.named_modules())
     unknown = [layer for layer in layers if layer not in index]
     if unknown:
@@ -180,6 +191,11 @@ def check_stimuli(X, name="X"):
 
     if isinstance(X, Dataset | DataLoader):
         return X
+    if not (is_torch(X) or isinstance(X, np.ndarray) or hasattr(X, "dtypes")):  # lists ...
+        try:
+            X = np.asarray(X)
+        except ValueError as exc:  # ragged
+            raise ValueError(f"{name} cannot be read as an array: {exc}") from exc
     if X.is_complex() if is_torch(X) else np.iscomplexobj(X):
         raise ValueError(f"{name}: complex data not supported, got dtype {X.dtype}")
     if is_torch(X):
@@ -189,10 +205,24 @@ def check_stimuli(X, name="X"):
         if X.is_floating_point() and not bool(X.isfinite().all()):
             raise ValueError(f"{name} contains NaN or infinite values")
         return X
+    _refuse_strings(X, name)
     try:
         return check_array(X, allow_nd=True, dtype="numeric")
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from exc
+
+
+def _refuse_strings(X, name):
+    """Strings are not parsed as numbers (``"0.5"`` is a ``TypeError``, as in the measures)."""
+    if hasattr(X, "dtypes") and not isinstance(X, np.ndarray):  # pandas
+        dtypes = [X.dtypes] if isinstance(X.dtypes, np.dtype) else list(X.dtypes)
+        if all(getattr(d, "kind", "O") in "biufc" for d in dtypes):
+            return
+        X = X.to_numpy()
+    if X.dtype.kind in "US" or (X.dtype.kind == "O" and any(
+            isinstance(v, str | bytes) for v in X.ravel())):
+        raise TypeError(f"{name} must hold numbers, got strings (dtype {X.dtype}); strings "
+                        f"are not parsed")
 
 
 @contextmanager
@@ -267,15 +297,32 @@ def hooked_forward(model, layers, *, pooling="mean", device="cpu", dtype=None,
 
     def forward(batch, perturb=None):
         batch = batch.to(device)
-        batch = preprocess(batch) if preprocess is not None else batch.to(dtype)
+        if preprocess is None:
+            batch = batch.to(dtype)
+            source = "X"
+        else:
+            batch = preprocess(batch)
+            source = "preprocess"
+        # (arrays were checked whole; this catches datasets and preprocess, at the cost of one
+        # reduction over the batch)
+        if (is_torch(batch) and batch.is_floating_point()
+                and not bool(torch.isfinite(batch).all())):
+            raise ValueError(f"{source} gave the model a batch with NaN or infinite values")
         if perturb is not None:
             batch = perturb(batch)
         store.clear()
-        model(batch)
+        try:
+            model(batch)
+        except RuntimeError as exc:
+            if isinstance(exc, torch.OutOfMemoryError):
+                raise
+            what = (f"a batch of shape {tuple(batch.shape)} and dtype {batch.dtype}"
+                    if is_torch(batch) else f"a batch of type {type(batch).__name__}")
+            raise ValueError(f"the model cannot run on {what} (from {source}): {exc}") from exc
         missing = [layer for i, layer in enumerate(layers) if i not in store]
         if missing:
-            raise RuntimeError(f"layers {missing} were not called in the model's forward "
-                               f"pass, so they produced no output")
+            raise ValueError(f"layers {missing} were not called in the model's forward "
+                             f"pass, so they produced no output")
         return [pool(store[i], p) for i, p in enumerate(poolings)]
 
     with _hooks(model, modules, store):

@@ -4,7 +4,43 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from ..measures import MinibatchCKA
+from ..utils._backend import is_torch
+
+
+def check_stream(X, batch_size, name="X"):
+    """Refuse, before any forward pass, stimuli on which minibatch CKA is undefined.
+
+    Arrays, tensors and sized datasets need at least 4 stimuli, not all the
+    same (identical stimuli give layers whose only variation is the rounding
+    of the model's matrix products), and ``batch_size`` must be at least 4
+    (the unbiased HSIC needs 4 rows per batch). A ``DataLoader`` makes its own
+    batches: only what it yields is checked, as it streams.
+    """
+    from torch.utils.data import DataLoader
+
+    if isinstance(X, DataLoader):
+        return
+    if batch_size < 4:
+        raise ValueError(f"batch_size must be at least 4 for minibatch CKA (the unbiased HSIC "
+                         f"needs 4 stimuli per batch), got {batch_size}")
+    try:
+        n = len(X)
+    except TypeError:  # an IterableDataset without __len__
+        return
+    if n < 4:
+        raise ValueError(f"{name} has {n} stimuli; minibatch CKA needs at least 4")
+    if is_torch(X):
+        same = bool((X == X[:1]).all())
+    elif isinstance(X, np.ndarray):
+        same = bool((X == X[:1]).all())
+    else:  # a Dataset: not read twice
+        return
+    if same:
+        raise ValueError(f"{name}: all {n} stimuli are identical, so no layer varies across "
+                         f"them and its CKA is undefined")
 
 
 class StreamedCKA(MinibatchCKA):

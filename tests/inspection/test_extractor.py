@@ -142,7 +142,7 @@ def test_parameter_and_input_errors(images):
 def test_module_not_called_is_an_error(images):
     net = _model(TinyCNN)
     net.unused = torch.nn.Linear(2, 2)
-    with pytest.raises(RuntimeError, match="unused"):
+    with pytest.raises(ValueError, match="unused"):
         FeatureExtractor(net, ["conv1", "unused"]).fit(images)
 
 
