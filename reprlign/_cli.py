@@ -56,7 +56,10 @@ def _read_array(path, what, *, dtype=float):
                 if len(z.files) != 1:
                     raise _CLIError(f"{path}: .npz with {len(z.files)} arrays {z.files}; "
                                     f"save exactly one")
-                return z[z.files[0]]
+                arr = z[z.files[0]]
+                if not isinstance(arr, np.ndarray):  # a zip of other files
+                    raise _CLIError(f"{path}: a zip archive that is not an .npz of arrays")
+                return arr
         return np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=2,
                           dtype=dtype, comments="#")
     except _CLIError:
