@@ -343,7 +343,7 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         if X.ndim == 3:
             if X.shape[1] != 3:
                 raise ValueError(f"X of triplet features must have shape (m, 3, d), got {X.shape}")
-            flat = check_features(X.reshape(-1, X.shape[2]), name="X", allow_torch=False)
+            flat = check_features(X.reshape(-1, X.shape[2]), name="X", keep_torch=False)
             if fitting:
                 table, inv = np.unique(flat, axis=0, return_inverse=True)
                 return table, validate_triplets(inv.reshape(-1, 3), name="X")
@@ -360,7 +360,7 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                     "features is None: X holds object indices, so pass the object table as "
                     "HumanAlignTransformer(features=F), or pass X as (m, 3, d) features"
                 )
-            table = check_features(self.features, name="features", allow_torch=False)
+            table = check_features(self.features, name="features", keep_torch=False)
         else:
             if not self._fitted_on_table:
                 raise ValueError("this transformer was fitted on (m, 3, d) triplet features: "
@@ -425,7 +425,7 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             self.scale_ = float(unit.std()) * peak or 1.0
         pool = None
         if self.local_features is not None:
-            pool = check_features(self.local_features, name="local_features", allow_torch=False)
+            pool = check_features(self.local_features, name="local_features", keep_torch=False)
             if pool.shape[1] != table.shape[1]:
                 raise ValueError(f"local_features has {pool.shape[1]} columns but the features "
                                  f"have {table.shape[1]}")
@@ -621,7 +621,7 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         ndarray of shape (n, d)
         """
         check_is_fitted(self, "W_")
-        F = check_features(to_numpy(X), name="X", allow_torch=False)
+        F = check_features(to_numpy(X), name="X", keep_torch=False)
         if F.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {F.shape[1]} features but the transformer was fitted on "

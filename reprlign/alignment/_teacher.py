@@ -81,7 +81,7 @@ def teacher_triplets(teacher, n_triplets, *, objects=None, method="random", n_cl
         n_objects = None if embedding is None else len(embedding)
         features = embedding
     else:
-        table = check_features(teacher, name="teacher", allow_torch=False)
+        table = check_features(teacher, name="teacher", keep_torch=False)
         check_positive(temperature, "temperature")
         features, n_objects = table, len(table)
     if objects is None:

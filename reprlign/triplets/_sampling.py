@@ -133,7 +133,7 @@ def _cluster_border(rng, n_objects, n_triplets, features, n_clusters, n_neighbor
         raise ValueError("method='cluster_border' needs features to cluster")
     if hasattr(features, "detach"):  # a torch tensor: k-means runs on the CPU in numpy
         features = features.detach().cpu().numpy()
-    features = check_features(features, name="features", allow_torch=False)
+    features = check_features(features, name="features", keep_torch=False)
     if features.shape[0] != n_objects:
         raise ValueError(
             f"features has {features.shape[0]} rows but n_objects is {n_objects}"

@@ -9,7 +9,7 @@ import numpy as np
 from ._backend import is_torch
 
 
-def check_features(X, *, name="X", allow_torch=True, dtype=None, min_samples=1):
+def check_features(X, *, name="X", keep_torch=True, dtype=None, min_samples=1):
     """Validate a 2-D table of finite numbers, numpy or torch.
 
     Parameters
@@ -18,7 +18,7 @@ def check_features(X, *, name="X", allow_torch=True, dtype=None, min_samples=1):
         The features.
     name : str
         The argument's name, used in error messages.
-    allow_torch : bool
+    keep_torch : bool
         Return torch tensors unchanged (after the checks); otherwise a tensor is
         copied to a numpy array and checked as one.
     dtype : numpy dtype or None
@@ -34,7 +34,7 @@ def check_features(X, *, name="X", allow_torch=True, dtype=None, min_samples=1):
     -------
     numpy.ndarray or torch.Tensor
     """
-    if is_torch(X) and not allow_torch:
+    if is_torch(X) and not keep_torch:
         X = X.detach().cpu().numpy()
     if is_torch(X):
         if X.is_complex():
