@@ -381,6 +381,8 @@ def extract_to_disk(extractor, X, path, *, chunk_size=8192, dtype="float32", for
     n = _n_rows(X)
     if n < 1:
         raise ValueError("X is empty: no rows to extract")
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a str or path-like, got {type(path).__name__}")
     path = Path(path)
 
     extractor.fit(_rows(X, 0, min(n, extractor.batch_size)))

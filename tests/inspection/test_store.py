@@ -171,6 +171,8 @@ def test_bad_arguments(tmp_path, images):
                       ({"overwrite": "yes"}, "overwrite")]:
         with pytest.raises((ValueError, TypeError), match=match):
             extract_to_disk(fx, images, tmp_path / "a", **kw)
+    with pytest.raises(TypeError, match="path must be a str or path-like"):
+        extract_to_disk(fx, images, 3)
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "notes.txt").write_text("mine")
     for overwrite in (False, True):  # never deletes a directory that is not a store
