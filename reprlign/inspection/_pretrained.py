@@ -49,9 +49,11 @@ class ImagePreprocessor:
 
     Notes
     -----
-    Integer batches (uint8 images) are divided by 255; float batches are taken
-    to be in [0, 1] already. One channel is repeated to three; a fourth
-    (alpha) channel is dropped.
+    Integer batches (uint8 images) are divided by 255; float batches must be
+    in [0, 1] already (anything else, 0-255 floats say, is a ``ValueError``,
+    as are NaN and infinity); boolean images are 0 and 1. Complex values are
+    a ``TypeError``. One channel is repeated to three; a fourth (alpha)
+    channel is dropped.
 
     Examples
     --------
@@ -103,7 +105,22 @@ class ImagePreprocessor:
         if x.shape[1] not in (1, 3, 4):
             raise ValueError(f"images must have 1, 3 or 4 channels, got shape "
                              f"{tuple(batch.shape)} (channels={self.channels!r})")
-        x = (x.float() / 255.0) if not x.is_floating_point() else x.float()
+        if x.is_complex():
+            raise TypeError(f"images must hold real pixel values, got {x.dtype}")
+        if x.dtype == torch.bool:  # a binary image: True is white
+            x = x.float()
+        elif not x.is_floating_point():
+            x = x.float() / 255.0
+        else:
+            x = x.float()
+            if x.numel():
+                lo, hi = (float(v) for v in torch.aminmax(x))
+                if not (np.isfinite(lo) and np.isfinite(hi)):
+                    raise ValueError("images contain NaN or infinite values")
+                if lo < -1e-3 or hi > 1 + 1e-3:
+                    raise ValueError(f"float images must be in [0, 1], got values in "
+                                     f"[{lo:.4g}, {hi:.4g}]; pass 0-255 images as integers "
+                                     f"(uint8), or divide them by 255")
         x = x[:, :3] if x.shape[1] == 4 else x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
         h, w = x.shape[-2:]
         side = max(1, int(round(self.crop * min(h, w))))

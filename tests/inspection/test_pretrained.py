@@ -95,6 +95,20 @@ def test_preprocessor_rejects_bad_batches():
         prep(torch.zeros(8, 8, 3))
     with pytest.raises(ValueError, match="1, 3 or 4 channels"):
         prep(torch.zeros(2, 5, 8, 8))
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\], got values in \[0, 255\]"):
+        prep(torch.linspace(0, 255, 2 * 8 * 8 * 3).reshape(2, 8, 8, 3))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        prep(torch.full((2, 8, 8, 3), float("nan")))
+    with pytest.raises(TypeError, match="real pixel values"):
+        prep(torch.zeros(2, 8, 8, 3, dtype=torch.complex64))
+
+
+def test_preprocessor_reads_binary_images_as_0_and_1():
+    prep = ImagePreprocessor(8, mean=(0.0,) * 3, std=(1.0,) * 3)
+    mask = torch.zeros(1, 8, 8, 1, dtype=torch.bool)
+    mask[..., :4, :] = True
+    np.testing.assert_array_equal(prep(mask), prep(mask.float()))
+    assert float(prep(mask).max()) == 1.0
 
 
 # ---------------------------------------------------------------- the loader
