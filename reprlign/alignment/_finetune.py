@@ -653,7 +653,8 @@ class HumanAlignFinetuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             return self._embed(idx)
         saved = self.inputs_
         try:
-            self.inputs_ = ObjectInputs(X, self.collate_fn)
+            self.inputs_ = ObjectInputs(X, self.collate_fn, name="X")
+            self.inputs_.match_dtype(self.net_.module_)
             return self._embed(np.arange(self.inputs_.n))
         finally:
             self.inputs_ = saved

@@ -338,8 +338,10 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     # ------------------------------------------------------------------ checks
     def _check_X(self, X, *, fitting):
         """Return ``(table, triplets)``: an object table and index triplets into it."""
-        X = to_numpy(X) if not isinstance(X, list) else np.asarray(X)
-        X = np.asarray(X)
+        try:
+            X = to_numpy(X)
+        except ValueError as exc:  # ragged lists
+            raise ValueError(f"X could not be read as an array: {exc}") from exc
         if X.ndim == 3:
             if X.shape[1] != 3:
                 raise ValueError(f"X of triplet features must have shape (m, 3, d), got {X.shape}")
@@ -621,7 +623,7 @@ class HumanAlignTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         ndarray of shape (n, d)
         """
         check_is_fitted(self, "W_")
-        F = check_features(to_numpy(X), name="X", keep_torch=False)
+        F = check_features(X, name="X", keep_torch=False)
         if F.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {F.shape[1]} features but the transformer was fitted on "

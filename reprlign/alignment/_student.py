@@ -55,32 +55,74 @@ class ObjectInputs:
     ``Dataset``, the items of each batch are collated when needed.
     """
 
-    def __init__(self, inputs, collate_fn):
+    def __init__(self, inputs, collate_fn, name="inputs"):
         self.table = None
-        self.items = inputs
         self.collate_fn = collate_fn
+        if hasattr(inputs, "to_numpy") and not isinstance(inputs, torch.Tensor):  # pandas
+            inputs = inputs.to_numpy()
+        elif isinstance(inputs, list | tuple):  # a table of numbers written as lists
+            try:
+                table = np.asarray(inputs)
+            except ValueError:  # ragged: a sequence for collate_fn
+                table = None
+            if table is not None and table.dtype.kind in "biufc":
+                inputs = table
         if isinstance(inputs, np.ndarray):  # numbers become a tensor; strings stay a sequence
-            inputs = torch.as_tensor(inputs) if inputs.dtype.kind in "biuf" else list(inputs)
-            self.items = inputs
+            if inputs.dtype.kind == "c":
+                raise TypeError(f"{name} must hold real numbers, got dtype {inputs.dtype}")
+            # (packed rows: the module's kernels, and so its rounding, do not depend on layout)
+            inputs = (torch.as_tensor(np.ascontiguousarray(inputs))
+                      if inputs.dtype.kind in "biuf" else list(inputs))
+        self.items = inputs
+        if isinstance(inputs, torch.Tensor):
+            _check_table(inputs, name)
         if isinstance(inputs, torch.Tensor) and collate_fn is None:
             self.table = inputs
             self.n = inputs.shape[0]
             return
+        if isinstance(inputs, str | bytes) or not hasattr(inputs, "__len__"):
+            raise TypeError(f"{name} must be a tensor, an array, a sequence or a map-style "
+                            f"Dataset of the objects' inputs, got {type(inputs).__name__}")
         self.n = len(inputs)
+        if self.n == 0:
+            raise ValueError(f"{name} is empty: no objects")
         if collate_fn is None:
             from torch.utils.data import default_collate
 
             self.collate_fn = default_collate
-        if isinstance(inputs, Sequence) and not isinstance(inputs, str):
-            whole = self.collate_fn(list(inputs))
+        if isinstance(inputs, Sequence):
+            try:
+                whole = self.collate_fn(list(inputs))
+            except (RuntimeError, TypeError, ValueError) as exc:
+                if collate_fn is not None:  # the user's own collate_fn: its own message
+                    raise
+                raise ValueError(f"{name}: the objects' inputs cannot be batched together "
+                                 f"(torch's default_collate: {exc}); pass a collate_fn") from exc
             if _sliceable(whole, self.n):
                 self.table = whole
+
+    def match_dtype(self, module):
+        """Cast a floating table to the module's floating parameter dtype (as a model's input)."""
+        dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), None)
+        if (dtype is not None and isinstance(self.table, torch.Tensor)
+                and self.table.is_floating_point() and self.table.dtype != dtype):
+            self.table = self.table.to(dtype)
 
     def get(self, idx, device):
         idx = np.asarray(idx, dtype=np.int64)
         if self.table is not None:
             return _to_device(_take_rows(self.table, torch.as_tensor(idx)), device)
         return _to_device(self.collate_fn([self.items[int(i)] for i in idx]), device)
+
+
+def _check_table(X, name):
+    """A tensor of the objects' inputs: real, finite, one row per object."""
+    if X.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    if X.ndim == 0 or X.shape[0] == 0:
+        raise ValueError(f"{name} must have one row per object, got shape {tuple(X.shape)}")
+    if X.is_floating_point() and not bool(torch.isfinite(X).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
 
 
 # --------------------------------------------------------------------------- the network
@@ -261,10 +303,20 @@ def build_student(module, module_params, inputs, *, train_params, blocks, output
         p.requires_grad_(name in chosen)
     k = min(2, inputs.n)
     body.eval()
+    inputs.match_dtype(body)
     with torch.no_grad():
+        batch = inputs.get(np.arange(k), device)
         try:
-            z = Student(body, output, head=False, normalize=False)(
-                inputs.get(np.arange(k), device))
+            out = body(batch)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            if isinstance(exc, torch.OutOfMemoryError):
+                raise
+            what = (f"shape {tuple(batch.shape)}, {batch.dtype}"
+                    if isinstance(batch, torch.Tensor) else type(batch).__name__)
+            raise ValueError(f"inputs: the module cannot run on the first {k} objects' inputs "
+                             f"({what}): {exc}") from exc
+        try:
+            z = _select(out, output)
         except (KeyError, IndexError, TypeError) as exc:
             raise ValueError(f"output={output!r} could not select the embedding from the "
                              f"module's output: {exc}") from exc

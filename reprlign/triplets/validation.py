@@ -96,7 +96,10 @@ def check_distributions(p, name, atol=1e-6):
     """Choice distributions (m, 3) as float64, rows non-negative, finite and summing to 1."""
     if is_torch(p):
         p = p.detach().cpu().numpy()
-    p = np.asarray(p, dtype=np.float64)
+    p = np.asarray(p)
+    if p.dtype.kind not in "biuf":  # (strings are not parsed; complex is not a probability)
+        raise TypeError(f"{name} must hold real probabilities, got dtype {p.dtype}")
+    p = p.astype(np.float64)
     if p.ndim != 2 or p.shape[1] != 3:
         raise ValueError(f"{name} must have shape (m, 3), got {p.shape}")
     if not np.isfinite(p).all() or (p < 0).any():
