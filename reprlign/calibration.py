@@ -31,6 +31,8 @@ import numbers
 import numpy as np
 from sklearn.utils import Bunch
 
+from .utils._validation import check_in_memory
+
 __all__ = ["expected_calibration_error", "reliability_curve"]
 
 _SUM_TOL = 1e-4
@@ -40,6 +42,9 @@ def _check_proba(y_true, y_prob, labels):
     """Validate inputs; return (column index of the true class (n,), probabilities (n, C))."""
     if y_prob is None or isinstance(y_prob, str | bytes):
         raise TypeError(f"y_prob must be an array of probabilities, got {type(y_prob).__name__}")
+    check_in_memory(y_prob, "y_prob")
+    check_in_memory(y_true, "y_true")
+    check_in_memory(labels, "labels")
     P = np.asarray(y_prob)
     if P.dtype == object or not (np.issubdtype(P.dtype, np.number) or P.dtype == bool):
         raise TypeError(f"y_prob must hold numbers, got dtype {P.dtype}")

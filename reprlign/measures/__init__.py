@@ -7,7 +7,8 @@ Every function takes two (n, d) representations of the same n stimuli, numpy
 arrays or torch tensors (``d`` may differ between them). Numpy in gives Python
 floats out; torch tensors are computed on their device and give 0-d tensors.
 Linear CKA, Procrustes, the exact Pearson/cosine RSA and ``layer_similarity``
-also take dask arrays, reduced chunk by chunk on a dask cluster.
+also take dask arrays, reduced chunk by chunk on a dask cluster; the odd-one-out
+agreements take a dask representation and compute only the rows their triplets name.
 The named measures are listed once, in :mod:`reprlign.measures.registry`.
 """
 

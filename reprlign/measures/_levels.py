@@ -7,8 +7,18 @@ import warnings
 import numpy as np
 from sklearn.utils import Bunch
 
-from ..triplets import LEVELS, odd_one_out_correct, predict_odd_one_out, validate_triplets
-from ..utils._validation import check_features
+from ..triplets import LEVELS
+from ..triplets._choices import (
+    _check_similarity,
+    _correct,
+    _features_and_triplets,
+    _pair_columns,
+    _referenced_rows,
+    _stack,
+)
+from ..triplets.validation import odd_positions
+from ..utils._torch import to_numpy
+from ..utils._validation import check_in_memory
 
 
 def levels_agreement(Z, triplets, level, y=None, *, structural=True, reference=None,
@@ -17,8 +27,10 @@ def levels_agreement(Z, triplets, level, y=None, *, structural=True, reference=N
 
     Parameters
     ----------
-    Z : array-like or torch.Tensor of shape (n_objects, d)
-        The representation to evaluate.
+    Z : array-like, torch.Tensor or dask array of shape (n_objects, d)
+        The representation to evaluate. A dask array is not computed whole:
+        only the row chunks holding an object of ``triplets`` are read, once,
+        and only those rows are kept (memory ``O(n_referenced_objects x d)``).
     triplets : array-like of shape (m, 3)
         Object indices; without ``y`` the last column is the answer (the
         category structure's odd one out for triplets from
@@ -32,9 +44,10 @@ def levels_agreement(Z, triplets, level, y=None, *, structural=True, reference=N
     structural : bool, default=True
         Whether the answers come from the category structure (True) or are
         real choices, human or model, that exist at every level (False).
-    reference : array-like of shape (n_objects, d'), optional
+    reference : array-like, torch.Tensor or dask array of shape (n_objects, d'), optional
         A reference representation (a human embedding) whose own odd-one-out
-        choices are the answers; excludes ``y``.
+        choices are the answers; excludes ``y``. A dask array is read as
+        ``Z`` is, at the rows the triplets name only.
     similarity : {"cosine", "dot"}, default="cosine"
 
     Returns
@@ -66,20 +79,27 @@ def levels_agreement(Z, triplets, level, y=None, *, structural=True, reference=N
     >>> bool(res.accuracy.min() > res.chance)
     True
     """
-    t = validate_triplets(triplets)
+    _check_similarity(similarity)
+    Z, t = _features_and_triplets(Z, triplets, name="Z")
+    check_in_memory(level, "level")
     level = np.asarray(level).astype(str)
     if level.shape != (len(t),):
         raise ValueError(f"level must have one entry per triplet ({len(t)}), got shape "
                          f"{level.shape}")
     if y is not None and reference is not None:
         raise ValueError("give either y or reference, not both")
+    odd = None if y is None else odd_positions(y, len(t))
     if reference is not None:
-        R = check_features(reference, name="reference")
-        y = predict_odd_one_out(R, t, similarity=similarity)
+        R, _ = _features_and_triplets(reference, t, name="reference")
+        # every argument is checked before a dask Z or reference is read
+        cols = _pair_columns(*_referenced_rows(R, t, name="reference"), similarity,
+                             name="reference")
+        odd = to_numpy(_stack(cols)).argmax(axis=1)
         answer = "reference"
     else:
         answer = "structure" if structural else "choices"
-    correct = odd_one_out_correct(Z, t, y, similarity=similarity)
+    correct = _correct(_pair_columns(*_referenced_rows(Z, t, name="Z"), similarity, name="Z"),
+                       odd)
     names = [lv for lv in LEVELS if lv in set(level)]
     names += sorted(str(lv) for lv in set(level) - set(LEVELS))
     acc, count = [], []

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from sklearn.utils import Bunch
 
-from ..triplets import choice_kl, choice_probabilities, odd_one_out_accuracy, validate_triplets
+from ..triplets import choice_kl
+from ..triplets._choices import (
+    _check_similarity,
+    _correct,
+    _features_and_triplets,
+    _pair_columns,
+    _referenced_rows,
+    _stack,
+)
+from ..triplets.validation import check_distributions, odd_positions
+from ..utils._backend import softmax
 from ..utils._torch import to_numpy
-from ..utils._validation import check_features
+from ..utils._validation import check_in_memory, check_positive
 
 
 def odd_one_out_agreement(X, triplets, y=None, *, similarity="cosine", temperature=1.0):
@@ -14,8 +24,11 @@ def odd_one_out_agreement(X, triplets, y=None, *, similarity="cosine", temperatu
 
     Parameters
     ----------
-    X : array-like or torch.Tensor of shape (n_objects, d)
-        The representation, one row per object.
+    X : array-like, torch.Tensor or dask array of shape (n_objects, d)
+        The representation, one row per object. A dask array is not computed
+        whole: only the row chunks holding an object of ``triplets`` are
+        read, once, and only those rows are kept (memory
+        ``O(n_referenced_objects x d)``).
     triplets : array-like of shape (m, 3)
         Object indices into ``X`` (see :mod:`reprlign.triplets`).
     y : None, array-like of shape (m,) or of shape (m, 3)
@@ -49,7 +62,10 @@ def odd_one_out_agreement(X, triplets, y=None, *, similarity="cosine", temperatu
     The odd-one-out protocol of Hebart et al. (2020) and Muttenthaler et al.
     (2023); this is a thin combination of :func:`~reprlign.triplets.odd_one_out_accuracy`,
     :func:`~reprlign.triplets.choice_probabilities` and
-    :func:`~reprlign.triplets.choice_kl`.
+    :func:`~reprlign.triplets.choice_kl`, which share one computation of the
+    triplets' similarities. With a dask ``X``, every argument is checked
+    (triplet indices against ``X.shape[0]``, the shape of ``y``) before any
+    chunk is read; NaN or infinite values are looked for in the rows read.
 
     Examples
     --------
@@ -59,19 +75,25 @@ def odd_one_out_agreement(X, triplets, y=None, *, similarity="cosine", temperatu
     >>> odd_one_out_agreement(X, [[0, 1, 2]]).accuracy
     1.0
     """
-    X = check_features(X, name="X")
-    t = validate_triplets(triplets, X.shape[0])
+    _check_similarity(similarity)
+    X, t = _features_and_triplets(X, triplets, name="X")
+    # y is checked before a dask X is read
+    check_in_memory(y, "y")
+    y_arr = None if y is None else to_numpy(y)
+    if y_arr is not None and y_arr.ndim == 2:
+        if y_arr.shape != (t.shape[0], 3):
+            raise ValueError(
+                f"y as choice distributions must have shape ({t.shape[0]}, 3), "
+                f"got {y_arr.shape}"
+            )
+        check_positive(temperature, "temperature")
+        target = check_distributions(y_arr, "target")
+        odd = y_arr.argmax(axis=1)
+    else:
+        odd = None if y is None else odd_positions(y, t.shape[0])
+    cols = _pair_columns(*_referenced_rows(X, t, name="X"), similarity, name="X")
     kl = None
-    if y is not None:
-        y_arr = to_numpy(y)
-        if y_arr.ndim == 2:
-            if y_arr.shape != (t.shape[0], 3):
-                raise ValueError(
-                    f"y as choice distributions must have shape ({t.shape[0]}, 3), "
-                    f"got {y_arr.shape}"
-                )
-            proba = choice_probabilities(X, t, similarity=similarity, temperature=temperature)
-            kl = choice_kl(y_arr, proba)
-            y = y_arr.argmax(axis=1)
-    accuracy = odd_one_out_accuracy(X, t, y, similarity=similarity)
+    if y_arr is not None and y_arr.ndim == 2:
+        kl = choice_kl(target, softmax(_stack(cols) / temperature, axis=-1))
+    accuracy = float(_correct(cols, odd).mean())
     return Bunch(accuracy=accuracy, kl=kl, n_triplets=int(t.shape[0]))

@@ -8,6 +8,7 @@ from sklearn.utils import check_random_state
 from ..utils._backend import as_index, is_torch, row_normalize, softmax
 from ..utils._torch import to_numpy
 from ..utils._validation import check_features, check_positive
+from ..utils.backend import get_backend
 from ._core import canonicalize
 from .validation import check_distributions, odd_positions, validate_triplets
 
@@ -29,25 +30,56 @@ def _use_gram(n_objects, n_triplets, itemsize):
     )
 
 
-def _check_nonzero_rows(Z, t):
+def _check_nonzero_rows(Z, t, objects=None, name="Z"):
     """Raise when a triplet holds an all-zero row of ``Z``: its cosine similarity is undefined."""
     zero = to_numpy(~(Z != 0).any(1)) if is_torch(Z) else ~Z.any(axis=1)
     used = np.flatnonzero(zero)
     used = used[np.isin(used, t)]
+    if objects is not None:  # rows of the referenced block: name the objects
+        used = objects[used]
     if used.size:
         raise ValueError(
-            f"Z has {used.size} all-zero row(s) in the triplets (first: {used[:5].tolist()}): "
-            "the cosine similarity to them is undefined; drop them or use similarity='dot'")
+            f"{name} has {used.size} all-zero row(s) in the triplets (first: "
+            f"{used[:5].tolist()}): the cosine similarity to them is undefined; drop them or use "
+            "similarity='dot'")
 
 
-def _opposite_pair_similarities(Z, triplets, similarity, chunk_size):
-    """The three columns of :func:`triplet_similarities` as separate 1-D arrays."""
-    _check_similarity(similarity)
-    check_positive(chunk_size, "chunk_size", integer=True)
-    Z = check_features(Z, name="Z")
-    t = validate_triplets(triplets, Z.shape[0])
+def _features_and_triplets(Z, triplets, name="Z"):
+    """Validated features and triplets, without computing a dask ``Z``.
+
+    numpy and torch ``Z`` are checked whole; a dask ``Z`` only lazily (shape,
+    dtype), its values when :func:`_referenced_rows` reads them. The triplets
+    are checked against the number of rows either way.
+    """
+    nx = get_backend(Z)
+    Z = nx.check_features(Z, name=name) if nx.chunked else check_features(Z, name=name)
+    return Z, validate_triplets(triplets, Z.shape[0])
+
+
+def _referenced_rows(Z, t, name="Z"):
+    """``(Z, t, objects)`` ready for :func:`_pair_columns`; of a dask ``Z``, only the rows in use.
+
+    ``t`` indexes the rows of the returned ``Z``; ``objects`` gives the object
+    index of each of those rows, or is None when ``Z`` is the whole
+    representation (numpy and torch). Of a dask ``Z`` only the row chunks that
+    hold an object of the triplets are read, once, and each keeps only those
+    rows (:meth:`DaskBackend.take_rows <reprlign.utils.backend.DaskBackend.take_rows>`):
+    memory ``O(n_referenced_objects x d)``.
+    """
+    nx = get_backend(Z)
+    if not nx.chunked:
+        return Z, t, None
+    objects, inverse = np.unique(t, return_inverse=True)
+    return nx.take_rows(Z, objects, name=name), inverse.reshape(t.shape), objects
+
+
+def _pair_columns(Z, t, objects, similarity, chunk_size=1_000_000, name="Z"):
+    """The three columns of :func:`triplet_similarities` as separate 1-D arrays.
+
+    ``Z``, ``t`` and ``objects`` as :func:`_referenced_rows` returns them.
+    """
     if similarity == "cosine":
-        _check_nonzero_rows(Z, t)
+        _check_nonzero_rows(Z, t, objects, name)
         Z = row_normalize(Z)
     m, n = t.shape[0], Z.shape[0]
     i, j, k = np.ascontiguousarray(t.T)
@@ -69,14 +101,46 @@ def _opposite_pair_similarities(Z, triplets, similarity, chunk_size):
     return tuple(out)
 
 
+def _opposite_pair_similarities(Z, triplets, similarity, chunk_size, name="Z"):
+    """Check the arguments, then :func:`_pair_columns`."""
+    _check_similarity(similarity)
+    check_positive(chunk_size, "chunk_size", integer=True)
+    Z, t = _features_and_triplets(Z, triplets, name)
+    return _pair_columns(*_referenced_rows(Z, t, name), similarity, chunk_size, name)
+
+
+def _stack(cols):
+    """The three columns as one (m, 3) array or tensor."""
+    if is_torch(cols[0]):
+        import torch
+
+        return torch.stack(cols, dim=1)
+    return np.stack(cols, axis=1)
+
+
+def _correct(cols, odd=None):
+    """:func:`odd_one_out_correct` from the three columns and checked odd-one-out positions."""
+    cols = [to_numpy(c) for c in cols]
+    if odd is None:  # canonical: the human pair is opposite position 2
+        return (cols[2] > cols[0]) & (cols[2] > cols[1])
+    s = np.stack(cols, axis=1)
+    rows = np.arange(s.shape[0])
+    human = s[rows, odd]
+    others = s[rows[:, None], (odd[:, None] + np.array([1, 2])) % 3]
+    return (human > others[:, 0]) & (human > others[:, 1])
+
+
 def triplet_similarities(Z, triplets, *, similarity="dot", chunk_size=1_000_000):
     """Pairwise similarities of each triplet in the odd-one-out layout.
 
     Parameters
     ----------
-    Z : array-like or torch.Tensor of shape (n_objects, d)
+    Z : array-like, torch.Tensor or dask array of shape (n_objects, d)
         The representation; a torch tensor is computed on its device and the
         result stays a tensor (differentiable).
+        A dask array is not computed whole: only the row chunks holding an
+        object of ``triplets`` are read, once, and only those rows are kept
+        (memory ``O(n_referenced_objects x d)``); the result is numpy.
     triplets : array-like of shape (m, 3)
         Object indices into ``Z``.
     similarity : {"dot", "cosine"}, default="dot"
@@ -97,12 +161,7 @@ def triplet_similarities(Z, triplets, *, similarity="dot", chunk_size=1_000_000)
     is far cheaper than a product per triplet; otherwise the rows are gathered
     and multiplied chunk by chunk. Both give the same numbers.
     """
-    cols = _opposite_pair_similarities(Z, triplets, similarity, chunk_size)
-    if is_torch(cols[0]):
-        import torch
-
-        return torch.stack(cols, dim=1)
-    return np.stack(cols, axis=1)
+    return _stack(_opposite_pair_similarities(Z, triplets, similarity, chunk_size))
 
 
 def choice_probabilities(Z, triplets, *, similarity="dot", temperature=1.0):
@@ -110,8 +169,11 @@ def choice_probabilities(Z, triplets, *, similarity="dot", temperature=1.0):
 
     Parameters
     ----------
-    Z : array-like or torch.Tensor of shape (n_objects, d)
+    Z : array-like, torch.Tensor or dask array of shape (n_objects, d)
         The representation.
+        A dask array is not computed whole: only the row chunks holding an
+        object of ``triplets`` are read, once, and only those rows are kept
+        (memory ``O(n_referenced_objects x d)``); the result is numpy.
     triplets : array-like of shape (m, 3)
         Object indices into ``Z``.
     similarity : {"dot", "cosine"}, default="dot"
@@ -162,6 +224,22 @@ def predict_odd_one_out(Z, triplets, *, similarity="dot"):
     The odd one out is opposite the most similar pair; an exact tie goes to
     the lowest position (use :func:`odd_one_out_correct` to score with the tie
     rule).
+
+    Parameters
+    ----------
+    Z : array-like, torch.Tensor or dask array of shape (n_objects, d)
+        The representation.
+        A dask array is not computed whole: only the row chunks holding an
+        object of ``triplets`` are read, once, and only those rows are kept
+        (memory ``O(n_referenced_objects x d)``); the result is numpy.
+    triplets : array-like of shape (m, 3)
+        Object indices into ``Z``.
+    similarity : {"dot", "cosine"}, default="dot"
+        How pair similarity is measured.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (m,)
     """
     s = triplet_similarities(Z, triplets, similarity=similarity)
     if is_torch(s):
@@ -177,8 +255,11 @@ def odd_one_out_correct(Z, triplets, y=None, *, similarity="dot"):
 
     Parameters
     ----------
-    Z : array-like or torch.Tensor of shape (n_objects, d)
+    Z : array-like, torch.Tensor or dask array of shape (n_objects, d)
         The representation.
+        A dask array is not computed whole: only the row chunks holding an
+        object of ``triplets`` are read, once, and only those rows are kept
+        (memory ``O(n_referenced_objects x d)``); the result is numpy.
     triplets : array-like of shape (m, 3)
         Object indices into ``Z``.
     y : None or array-like of shape (m,)
@@ -191,16 +272,10 @@ def odd_one_out_correct(Z, triplets, y=None, *, similarity="dot"):
     -------
     numpy.ndarray of bool, shape (m,)
     """
-    cols = [to_numpy(c) for c in _opposite_pair_similarities(Z, triplets, similarity, 1_000_000)]
-    m = cols[0].shape[0]
-    if y is None:  # canonical: the human pair is opposite position 2
-        return (cols[2] > cols[0]) & (cols[2] > cols[1])
-    odd = odd_positions(y, m)
-    s = np.stack(cols, axis=1)
-    rows = np.arange(m)
-    human = s[rows, odd]
-    others = s[rows[:, None], (odd[:, None] + np.array([1, 2])) % 3]
-    return (human > others[:, 0]) & (human > others[:, 1])
+    _check_similarity(similarity)
+    Z, t = _features_and_triplets(Z, triplets)
+    odd = None if y is None else odd_positions(y, t.shape[0])  # checked before reading Z
+    return _correct(_pair_columns(*_referenced_rows(Z, t), similarity), odd)
 
 
 def odd_one_out_accuracy(Z, triplets, y=None, *, similarity="dot"):
@@ -208,6 +283,8 @@ def odd_one_out_accuracy(Z, triplets, y=None, *, similarity="dot"):
 
     Ties count as wrong (see :func:`odd_one_out_correct`); chance is 1/3.
     Zero-shot evaluation of raw features usually uses ``similarity="cosine"``.
+    Parameters as :func:`odd_one_out_correct`; a dask ``Z`` is read only at
+    the rows the triplets name (memory ``O(n_referenced_objects x d)``).
 
     Returns
     -------
@@ -221,9 +298,12 @@ def simulate_choices(Z, triplets, *, similarity="dot", temperature=1.0, random_s
 
     Parameters
     ----------
-    Z : array-like of shape (n_objects, d)
+    Z : array-like, torch.Tensor or dask array of shape (n_objects, d)
         The representation playing the person (for example a ground-truth
         "human" embedding from :func:`reprlign.datasets.make_hierarchical_concepts`).
+        A dask array is not computed whole: only the row chunks holding an
+        object of ``triplets`` are read, once, and only those rows are kept
+        (memory ``O(n_referenced_objects x d)``); the result is numpy.
     triplets : array-like of shape (m, 3)
         Unlabelled triplets, for example from :func:`sample_triplets`.
     similarity : {"dot", "cosine"}, default="dot"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils._validation import check_in_memory
 from .validation import odd_positions, validate_triplets
 
 
@@ -48,6 +49,7 @@ def from_things(raw, *, one_based=True):
     numpy.ndarray of shape (m, 3)
         0-based canonical triplets, odd one out last.
     """
+    check_in_memory(raw, "raw")
     raw = np.asarray(raw)
     if raw.ndim != 2 or raw.shape[1] < 4:
         raise ValueError(f"raw must have shape (m, >=4): obj1 obj2 obj3 choice; got {raw.shape}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..utils._validation import check_in_memory
 from .validation import validate_triplets
 
 # The three levels, coarsest first: three coarse categories; two share a coarse
@@ -31,6 +32,8 @@ def triplet_levels(triplets, coarse, fine):
         ``"other"`` (anything else, or an object without labels).
     """
     t = validate_triplets(triplets)
+    check_in_memory(coarse, "coarse")
+    check_in_memory(fine, "fine")
     coarse, fine = np.asarray(coarse, dtype=object), np.asarray(fine, dtype=object)
     if coarse.shape != fine.shape or coarse.ndim != 1:
         raise ValueError(f"coarse and fine must be 1-D of equal length, got {coarse.shape} "

@@ -11,7 +11,7 @@ from scipy.spatial.distance import squareform
 from sklearn.utils import check_random_state
 
 from ..utils._backend import is_torch, softmax
-from ..utils._validation import check_positive
+from ..utils._validation import check_in_memory, check_positive
 from ._sampling import _distinct_rows
 from .validation import validate_triplets
 
@@ -28,6 +28,7 @@ def _as_rdms(rdms):
     R = rdms.detach().cpu().numpy() if is_torch(rdms) else rdms
     if R is None or isinstance(R, str | bytes):
         raise TypeError(f"rdms must be an array of dissimilarities, got {type(R).__name__}")
+    check_in_memory(R, "rdms")
     try:
         R = np.asarray(R)
     except (TypeError, ValueError) as exc:
@@ -68,6 +69,7 @@ def _as_rdms(rdms):
 def _objects(objects, n):
     if objects is None:
         return np.arange(n)
+    check_in_memory(objects, "objects")
     obj = np.asarray(objects)
     if obj.dtype == bool:
         if obj.shape != (n,):

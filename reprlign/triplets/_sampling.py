@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ..utils._validation import check_features, check_positive
+from ..utils._validation import check_features, check_in_memory, check_positive
 
 SAMPLING_METHODS = ("random", "within_class", "between_class", "class_boundary", "cluster_border")
 
@@ -99,6 +99,7 @@ def sample_triplets(
         return _cluster_border(rng, n_objects, n_triplets, features, n_clusters, n_neighbors)
     if labels is None:
         raise ValueError(f"method={method!r} needs labels (one class per object)")
+    check_in_memory(labels, "labels")
     labels = np.asarray(labels)
     if labels.shape != (n_objects,):
         raise ValueError(f"labels must have shape ({n_objects},), got {labels.shape}")

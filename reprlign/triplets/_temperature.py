@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from ..utils._validation import check_in_memory
 from .validation import check_distributions
 
 __all__ = ["fit_temperature"]
@@ -114,6 +115,7 @@ def _best_inverse_temperature(s, p, w, lo, hi):
 def _check_similarities(similarities):
     if hasattr(similarities, "detach"):
         similarities = similarities.detach().cpu().numpy()
+    check_in_memory(similarities, "similarities")
     s = np.asarray(similarities)
     if s.dtype == object or not np.issubdtype(s.dtype, np.number) or np.iscomplexobj(s):
         raise TypeError(f"similarities must hold real numbers, got dtype {s.dtype}")
@@ -132,6 +134,7 @@ def _check_similarities(similarities):
 def _check_weights(weights, m):
     if weights is None:
         return np.ones(m)
+    check_in_memory(weights, "weights")
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != (m,):
         raise ValueError(f"weights must have shape ({m},), got {w.shape}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils._backend import is_torch
+from ..utils._validation import check_in_memory
 
 __all__ = ["check_distributions", "check_targets", "odd_positions", "validate_triplets"]
 
@@ -33,6 +34,8 @@ def validate_triplets(triplets, n_objects=None, *, name="triplets"):
 
     Raises
     ------
+    TypeError
+        For a dask array: the triplets are read whole, so compute them first.
     ValueError
         For a wrong shape, a non-integer dtype, an index out of range or a
         triplet whose objects are not distinct; the message names the first
@@ -42,6 +45,7 @@ def validate_triplets(triplets, n_objects=None, *, name="triplets"):
         triplets = triplets.detach().cpu().numpy()
     if triplets is None or isinstance(triplets, str | bytes | dict):
         raise ValueError(f"{name} must be an integer array of shape (m, 3), got {triplets!r:.80}")
+    check_in_memory(triplets, name)
     try:
         arr = np.asarray(triplets)
     except Exception as exc:
@@ -79,6 +83,7 @@ def odd_positions(y, n_triplets, *, name="y"):
     """Human odd-one-out positions (m,) from ``y`` (None = canonical, last column)."""
     if y is None:
         return np.full(n_triplets, 2, dtype=np.int64)
+    check_in_memory(y, name)
     y = np.asarray(y)
     if y.shape == (n_triplets, 3):
         raise ValueError(
@@ -96,6 +101,7 @@ def check_distributions(p, name, atol=1e-6):
     """Choice distributions (m, 3) as float64, rows non-negative, finite and summing to 1."""
     if is_torch(p):
         p = p.detach().cpu().numpy()
+    check_in_memory(p, name)
     p = np.asarray(p)
     if p.dtype.kind not in "biuf":  # (strings are not parsed; complex is not a probability)
         raise TypeError(f"{name} must hold real probabilities, got dtype {p.dtype}")
@@ -124,6 +130,7 @@ def check_targets(y, n_triplets, *, name="y"):
         return np.tile(np.array([0.0, 0.0, 1.0]), (n_triplets, 1)), True
     if is_torch(y):
         y = y.detach().cpu().numpy()
+    check_in_memory(y, name)
     y = np.asarray(y)
     if y.ndim == 2:
         if y.shape != (n_triplets, 3):

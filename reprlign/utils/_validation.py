@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from ._backend import is_torch
+from .backend import get_backend, is_dask
 
 
 def check_features(X, *, name="X", keep_torch=True, dtype=None, min_samples=1):
@@ -29,6 +30,8 @@ def check_features(X, *, name="X", keep_torch=True, dtype=None, min_samples=1):
 
     A table without columns is refused; numpy input that is neither float32
     nor float64 becomes float64, torch float16 and bfloat16 become float32.
+    A dask array is refused with a ``TypeError`` rather than computed whole
+    (the measures that take dask arrays validate them through their back end).
 
     Returns
     -------
@@ -53,6 +56,7 @@ def check_features(X, *, name="X", keep_torch=True, dtype=None, min_samples=1):
         return X
     if isinstance(X, str | bytes) or X is None:
         raise TypeError(f"{name} must be a 2-D numeric array, got {type(X).__name__}")
+    check_in_memory(X, name)
     try:
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
@@ -76,6 +80,19 @@ def check_features(X, *, name="X", keep_torch=True, dtype=None, min_samples=1):
     if arr.shape[0] < min_samples:
         raise ValueError(f"{name} needs at least {min_samples} rows, got {arr.shape[0]}")
     return arr
+
+
+def check_in_memory(x, name):
+    """Refuse a dask array for an argument that is read whole, in one process.
+
+    Converting it with ``np.asarray`` would compute the whole array on the
+    client without a word; the ``TypeError`` (the dask back end's refusal)
+    says to compute it, or a subsample, first.
+    """
+    if is_dask(x):
+        get_backend(x).refuse(f"{name} here", "needs the whole array in one process",
+                              f"Compute it in memory first ({name}.compute(), or a subsample: "
+                              f"{name}[:m].compute()).")
 
 
 def _check_columns(shape, name):

@@ -218,6 +218,8 @@ class DaskBackend(NumpyBackend):
             raise TypeError(f"{name} must hold real numbers, got complex dtype {X.dtype}")
         if kind not in "biuf":
             raise TypeError(f"{name} must hold numbers, got dtype {X.dtype}")
+        if X.shape[1] == 0:
+            raise ValueError(f"{name} has shape {tuple(X.shape)}: no features (columns)")
         if X.shape[0] < min_samples:
             raise ValueError(f"{name} needs at least {min_samples} rows, got {X.shape[0]}")
         if kind != "f":
@@ -294,6 +296,47 @@ class DaskBackend(NumpyBackend):
                   for name, shape, lo, hi in layout}
         values["n"] = int(round(values["n"]))
         return Moments(**values, row_norms=row_norms)
+
+    # -- a few rows in one place
+    def take_rows(self, X, rows, *, name="X"):
+        """The rows ``rows`` of a dask array from :meth:`check_features`, as one numpy array.
+
+        Parameters
+        ----------
+        X : dask.array.Array of shape (n, d)
+        rows : ndarray of int
+            Sorted, distinct row indices in ``[0, n)``.
+        name : str
+            For error messages.
+
+        Returns
+        -------
+        numpy.ndarray of shape (len(rows), d)
+
+        Only the row chunks that hold one of the rows are read, all in one
+        ``dask.compute``, and each task keeps only its rows: memory is
+        ``O(len(rows) x d)`` on the client, whatever ``n`` is. The rows are
+        checked for NaN and infinite values (rows not asked for are not read).
+
+        Raises
+        ------
+        ValueError
+            When a row read holds NaN or infinite values, naming the first.
+        """
+        import dask
+
+        rows = np.asarray(rows, dtype=np.int64)
+        bounds = np.cumsum((0,) + tuple(X.chunks[0]))
+        cut = np.searchsorted(rows, bounds)  # rows[cut[b]:cut[b + 1]] lie in row chunk b
+        parts = [X.blocks[b][rows[lo:hi] - bounds[b]]
+                 for b, (lo, hi) in enumerate(zip(cut[:-1], cut[1:], strict=True)) if hi > lo]
+        out = (np.concatenate(dask.compute(*parts)) if parts
+               else np.empty((0, X.shape[1]), dtype=X.dtype))
+        bad = ~np.isfinite(out).all(axis=1)
+        if bad.any():
+            raise ValueError(f"{name} contains NaN or infinite values in {int(bad.sum())} of the "
+                             f"{len(rows)} row(s) read (first: row {int(rows[np.argmax(bad)])})")
+        return out
 
     # -- what needs every pair of stimuli, or the whole array in one place
     def refuse(self, what, why, instead):
