@@ -135,7 +135,8 @@ def soft_vs_hard():
         for tr, te in TripletGroupKFold(5).split(U):
             for kind, y in (("soft", P[tr]), ("hard", None)):
                 est = HumanAlignTransformer(F, method="global", reg=1.0, batch_size=None,
-                                            max_epochs=60, n_iter_no_change=10,
+                                            max_epochs=60, early_stopping=True,
+                                            n_iter_no_change=10,
                                             random_state=0).fit(U[tr], y)
                 res[kind].append((choice_kl(P[te], est.predict_proba(U[te])),
                                   est.score(U[te], P[te])))

@@ -54,7 +54,8 @@ for fold, (train_img, test_img) in enumerate(KFold(4, shuffle=True, random_state
                                     random_state=fold)
     X_test, y_test = rdm_triplets(people, objects=test_img, temperature=0)
     est = HumanAlignTransformer(F, local_features=F[train_img], batch_size=None, lr=1e-2,
-                                max_epochs=300, random_state=fold).fit(X_train, y_train)
+                                max_epochs=300, early_stopping=True,
+                                random_state=fold).fit(X_train, y_train)
     Z = est.transform(F)
     held_out = np.ix_(test_img, test_img)
     results.append({
