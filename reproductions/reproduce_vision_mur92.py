@@ -27,8 +27,9 @@ Parts (``--part``, default all):
   (accuracy against the people's consensus, KL to their choice distributions, RSA with the
   mean human RDM on the held-out images), for a grid of temperatures, against the raw features
   and the people's own leave-one-person-out agreement. The transform trains full-batch at lr
-  0.01 for at most 300 epochs with early stopping (patience 15 on a tenth of the training
-  triplets); ``--no-early-stopping`` trains all 300 epochs.
+  0.01 (``--lr``) for at most 300 epochs with early stopping (patience 15 on a tenth of the
+  training triplets); ``--no-early-stopping`` trains all 300 epochs. Each row also reports
+  the peak training loss relative to the first epoch's (above 1: the first steps overshot).
 * ``robustness``: per-block CKA between clean and noisy inputs, and between the full network
   and copies with one residual block removed (Bhojanapalli et al. 2021).
 
@@ -301,7 +302,7 @@ def triplets_part(args, images, data, lite0_feats):
     print(f"{args.folds}-fold CV over images; training triplets: {args.n_train_triplets} drawn "
           f"among the training images; test: every triplet of the held-out images. "
           f"People's leave-one-person-out agreement on held-out triplets: {ceiling:.3f}")
-    print("HumanAlignTransformer: full batch, lr 0.01, at most 300 epochs, " + (
+    print(f"HumanAlignTransformer: full batch, lr {args.lr}, at most 300 epochs, " + (
         "early stopping (patience 15, a tenth of the training triplets held out)"
         if args.early_stopping else "no early stopping"))
     print(f"{'layer':6s}{'T':>6s}{'combine':>8s} | {'raw acc':>8s}{'aligned':>8s} | "
@@ -310,7 +311,7 @@ def triplets_part(args, images, data, lite0_feats):
         F = feats[layer]
         for T, combine in [(t, "mean") for t in args.temperatures] + [(args.temperatures[1],
                                                                        "sample")]:
-            rows, kept = [], []
+            rows, kept, peak = [], [], []
             t0 = time.perf_counter()
             for f, (tr, te) in enumerate(folds):
                 X_tr, y_tr = rdm_triplets(people, args.n_train_triplets, objects=tr,
@@ -318,12 +319,14 @@ def triplets_part(args, images, data, lite0_feats):
                 X_te, y_te = rdm_triplets(people, objects=te, temperature=T)
                 _, y_cons = rdm_triplets(people, triplets=X_te, temperature=0)
                 est = HumanAlignTransformer(F, local_features=F[tr], batch_size=None,
-                                            lr=1e-2, max_epochs=300,
+                                            lr=args.lr, max_epochs=300,
                                             early_stopping=args.early_stopping,
                                             n_iter_no_change=15, validation_fraction=0.1,
                                             random_state=f)
                 Z = est.fit(X_tr, y_tr).transform(F)
                 kept.append(est.best_epoch_)
+                losses = [h["loss"] for h in est.history_]
+                peak.append(max(losses) / losses[0])
                 # Raw features: cosine similarities, temperature fitted on the training triplets.
                 Fn = F / np.linalg.norm(F, axis=1, keepdims=True)
                 T_raw = fit_temperature(triplet_similarities(Fn, X_tr), y_tr)
@@ -339,7 +342,8 @@ def triplets_part(args, images, data, lite0_feats):
             sd = np.std(np.array(rows)[:, 1])
             print(f"{layer:6s}{T:6.2f}{combine:>8s} | {m[0]:8.3f}{m[1]:8.3f} | {m[2]:7.3f}"
                   f"{m[3]:8.3f} | {m[4]:8.3f}{m[5]:8.3f} | {time.perf_counter() - t0:.0f} s"
-                  f"  (aligned acc sd over folds {sd:.3f}; epoch kept {min(kept)}-{max(kept)})")
+                  f"  (aligned acc sd over folds {sd:.3f}; epoch kept {min(kept)}-{max(kept)}; "
+                  f"peak training loss {max(peak):.1f} x the first)")
 
 
 # ------------------------------------------------------------------------------ robustness
@@ -389,6 +393,8 @@ def main(argv=None):
     ap.add_argument("--triplet-layers", nargs="+", default=["b14", "head"])
     ap.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=True,
                     help="triplets part: stop the transform early (default) or train 300 epochs")
+    ap.add_argument("--lr", type=lambda v: v if v == "auto" else float(v), default=1e-2,
+                    help='triplets part: learning rate of the transform (a number or "auto")')
     ap.add_argument("--strengths", type=float, nargs="+", default=[0.1, 0.3, 1.0])
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
