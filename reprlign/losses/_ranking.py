@@ -61,47 +61,55 @@ def _block_ids(blocks):
 
 
 def _project_row(x, eps, regularization):
-    """Soft ranks of one row of ``z = x / eps`` and what the backward pass needs."""
+    """Soft ranks of one row of ``z = x / eps`` and what the backward pass needs.
+
+    ``z`` is taken relative to the row's largest value (the soft ranks do not change).
+    Where it would still span more than 2^32 (values far apart in units of ``eps``,
+    beyond the float range included), digits of rho would be lost to it: the sorted row
+    is then split at gaps of more than ``2n + 10`` (no block can pool across them: rho,
+    and log rho, change by less over the whole row), and each part is taken relative to
+    its own first value. A part of one value gets its exact rank.
+    """
     n = x.shape[0]
     order = np.argsort(-x, kind="stable")  # descending
     xs = x[order]
     rho = np.arange(n, 0, -1, dtype=np.float64)
-    with np.errstate(over="ignore"):
-        s = xs / eps
-    if np.isfinite(s).all():
-        blocks, primal, extra = _project_sorted(s, rho, regularization)
-    else:
-        # x / eps beyond the float range (values far larger than eps): the projection
-        # splits where neighbours lie more than 2n + 10 apart in units of eps (no block can
-        # pool across such a gap: rho, and log rho, change by less over the whole row), and
-        # each part is computed relative to its first value, where it stays small.
-        with np.errstate(over="ignore"):
-            cuts = np.flatnonzero(xs[:-1] - xs[1:] > (2 * n + 10) * eps) + 1
-        bounds = [0, *cuts.tolist(), n]
-        parts = [_project_sorted((xs[a:b] - xs[a]) / eps, rho[a:b], regularization)
-                 for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        blocks = np.concatenate([p[0][:-1] + a for p, a in zip(parts, bounds, strict=False)]
-                                + [[n]])
-        primal = np.concatenate([p[1] for p in parts])
-        extra = None if regularization == "l2" else np.concatenate([p[2] for p in parts])
+    starts = [0]
+    with np.errstate(over="ignore"):  # (a difference beyond the range is a gap too)
+        if not (xs[0] - xs[-1]) / eps <= 2.0**32:
+            for c in np.flatnonzero(xs[:-1] - xs[1:] > (2 * n + 10) * eps) + 1:
+                if not (xs[starts[-1]] - xs[c]) / eps <= 2.0**31:
+                    starts.append(int(c))
+    starts = np.array(starts)
+    sizes = np.diff(np.r_[starts, n])
+    first = xs[np.repeat(starts, sizes)]
+    # (x / eps - first / eps cannot overflow for eps >= 1, nor (x - first) / eps below it)
+    s = xs / eps - first / eps if eps >= 1 else (xs - first) / eps
+    primal, extra = rho.copy(), np.ones(n)
+    is_start = np.ones(n + 1, dtype=bool)
+    for a, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
+        blocks, primal[a:a + size], extra[a:a + size] = _project_sorted(
+            s[a:a + size], rho[a:a + size], regularization)
+        is_start[a:a + size] = False
+        is_start[a + blocks[:-1]] = True
     out = np.empty(n)
     out[order] = primal
-    return out, order, blocks, extra
+    return out, order, np.flatnonzero(is_start), None if regularization == "l2" else extra
 
 
 def _project_sorted(s, rho, regularization):
     """Blocks, soft ranks and Jacobian weights of the sorted (descending) ``s`` against ``rho``.
 
-    The soft ranks are written per pooled block B so that no digit of rho is lost to the
-    scale of s (|s| >> n, a small regularization_strength): for "l2" v_B = mean_B(s - rho)
-    and s_i - v_B = (s_i - mean_B s) + mean_B rho; for "kl" exp(s_i - v_B) =
-    softmax_B(s)_i sum_B rho. A block of one value gets its exact rank.
+    The soft ranks are written per pooled block B: for "l2" v_B = mean_B(s - rho) and
+    s_i - v_B = (s_i - mean_B s) + mean_B rho; for "kl" exp(s_i - v_B) =
+    softmax_B(s)_i sum_B rho.
     """
     if regularization == "l2":
         blocks, _ = _pav_l2(s - rho)
         ids, counts = _block_ids(blocks)
         mean = lambda a: (np.add.reduceat(a, blocks[:-1]) / counts)[ids]  # noqa: E731
-        return blocks, (s - mean(s)) + mean(rho), None
+        local = s - s[blocks[:-1]][ids]  # (relative to the block's first value: exact ties 0)
+        return blocks, (local - mean(local)) + mean(rho), np.ones(len(s))
     blocks, _ = _pav_kl(s, np.log(rho))
     ids, _ = _block_ids(blocks)
     # d v_B / d s_j = softmax of s over the block: the entropic Jacobian's weights.

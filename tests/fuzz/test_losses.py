@@ -189,6 +189,19 @@ def test_soft_rank_is_a_ranking_with_finite_gradients(regularization, x, strengt
         np.testing.assert_allclose(r, rankdata(x, axis=1), atol=1e-9)
 
 
+@pytest.mark.parametrize("regularization", ["l2", "kl"])
+@pytest.mark.parametrize("x, strength, want", [
+    ([2.5] * 9, 1e-300, [5.0] * 9),  # ties at x / eps = 2.5e300: the block's mean was off
+    ([1e200, 2e200, 0.0, 1e200], 1e-300, [2.5, 4, 1, 2.5]),  # x / eps beyond the range
+    ([1e11, 1e11 + 2**-16, 1e11 + 2**-15], 2**-16 / 100, [1, 2, 3]),  # gaps of 100 eps
+])
+def test_soft_rank_keeps_its_digits_far_from_eps(regularization, x, strength, want):
+    out = run(lambda: _grad(lambda v: soft_rank(v, regularization_strength=strength,
+                                                regularization=regularization),
+                            torch.tensor([x], dtype=torch.float64)))
+    np.testing.assert_allclose(out.value[0], want, atol=1e-9)
+
+
 @fuzz
 @given(x=rows(min_n=2), strength=st.sampled_from([1e-9, 1.0]), data=st.data())
 def test_soft_spearman_agrees_with_spearman(x, strength, data):
