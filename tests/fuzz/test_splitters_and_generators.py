@@ -125,12 +125,12 @@ def _same(a, b):
 @given(seed=st.integers(0, 2**32 - 1), n_objects=st.integers(6, 40), n_coarse=st.integers(1, 3),
        n_fine=st.integers(1, 3), n_per_level=st.integers(1, 20))
 def test_generators_honour_random_state(seed, n_objects, n_coarse, n_fine, n_per_level):
-    kw = dict(n_objects=n_objects, n_coarse=n_coarse, n_fine=n_fine, n_components=3,
-              n_features=5)
+    kw = dict(n_objects=max(n_objects, n_coarse * n_fine), n_coarse=n_coarse, n_fine=n_fine,
+              n_components=3, n_features=5)
     a = make_hierarchical_concepts(**kw, random_state=seed)
     _same(a, make_hierarchical_concepts(**kw, random_state=np.random.RandomState(seed)))
     assert not np.array_equal(a.human, make_hierarchical_concepts(**kw,
-                                                                  random_state=seed + 1).human)
+                                                                  random_state=seed ^ 1).human)
     levels = run(lambda: make_levels_triplets(a.coarse, a.fine, n_per_level, random_state=seed))
     if levels.error is not None:  # too few coarse or fine categories for a level
         assert any(w in str(levels.error) for w in ("coarse", "fine")), levels
