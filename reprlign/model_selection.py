@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator, KFold
 
 from .triplets import triplet_groups, validate_triplets
+from .utils._validation import check_random_state, index_array
 
 __all__ = ["TripletGroupKFold", "TripletObjectKFold"]
 
@@ -31,7 +32,7 @@ def _check_n_splits(n_splits):
 
 
 def _triplets_of(X):
-    X = np.asarray(X)
+    X = index_array(X, "X")
     if X.ndim != 2 or X.shape[1] != 3:
         raise ValueError(
             f"X must be triplets of object indices, shape (m, 3); got shape {X.shape}. "
@@ -59,7 +60,18 @@ class _TripletSplitter(BaseCrossValidator):
 
     def _kfold(self):
         rs = self.random_state if self.shuffle else None
+        if rs is not None:
+            check_random_state(rs)  # (KFold's own error does not name it)
         return KFold(self.n_splits, shuffle=self.shuffle, random_state=rs)
+
+    def split(self, X, y=None, groups=None):
+        """Yield ``(train, test)`` row indices of ``X``; ``groups`` is ignored (derived from X).
+
+        ``X`` is checked before the first fold: triplets of object indices,
+        shape (m, 3).
+        """
+        _triplets_of(X)
+        return super().split(X, y, groups)
 
 
 class TripletGroupKFold(_TripletSplitter):
@@ -90,10 +102,6 @@ class TripletGroupKFold(_TripletSplitter):
     True
     """
 
-    def split(self, X, y=None, groups=None):
-        """Yield ``(train, test)`` row indices; ``groups`` is ignored (derived from X)."""
-        return super().split(X, y, groups)
-
     def _iter_test_masks(self, X=None, y=None, groups=None):
         ids = triplet_groups(_triplets_of(X))
         # Number groups by first appearance, so unshuffled folds follow the row order of X
@@ -103,7 +111,8 @@ class TripletGroupKFold(_TripletSplitter):
         n_groups = ids.max() + 1
         if n_groups < self.n_splits:
             raise ValueError(
-                f"n_splits={self.n_splits} exceeds the number of distinct triplets ({n_groups})"
+                f"n_splits={self.n_splits} exceeds the number of distinct triplets in X "
+                f"({n_groups})"
             )
         for _, test_groups in self._kfold().split(np.arange(n_groups)):
             yield np.isin(ids, test_groups)
@@ -151,23 +160,41 @@ class TripletObjectKFold(_TripletSplitter):
 
     def _fold_masks(self, X):
         t = _triplets_of(X)
-        objects = np.unique(t)
+        objects, where = np.unique(t, return_inverse=True)
         if len(objects) < self.n_splits:
             raise ValueError(
                 f"n_splits={self.n_splits} exceeds the number of objects in X ({len(objects)})"
             )
-        fold_of = np.empty(objects.max() + 1, dtype=np.int64)
+        fold_of = np.empty(len(objects), dtype=np.int64)
         for f, (_, test_obj) in enumerate(self._kfold().split(objects)):
-            fold_of[objects[test_obj]] = f
-        folds = fold_of[t]
+            fold_of[test_obj] = f
+        folds = fold_of[where.reshape(t.shape)]
         for f in range(self.n_splits):
             in_f = folds == f
             yield in_f.all(axis=1), ~in_f.any(axis=1)
 
     def split(self, X, y=None, groups=None):
-        """Yield ``(train, test)`` row indices of ``X``; ``groups`` is ignored."""
+        """Yield ``(train, test)`` row indices of ``X``; ``groups`` is ignored.
+
+        Raises
+        ------
+        ValueError
+            Before the first fold, when a fold would have no test triplets
+            (none of its triplets has all three objects in it) or no training
+            triplets: too few triplets for ``n_splits`` object folds.
+            :meth:`summary` gives the counts without raising.
+        """
+        masks = list(self._fold_masks(X))
+        for f, (test, train) in enumerate(masks):
+            if not test.any() or not train.any():
+                what = "test" if not test.any() else "training"
+                n_objects = len(np.unique(_triplets_of(X)))
+                raise ValueError(
+                    f"X: fold {f} of n_splits={self.n_splits} object folds has no {what} "
+                    f"triplets ({len(test)} triplets over {n_objects} objects); use fewer "
+                    "splits or more triplets (summary(X) gives the counts)")
         dropped = []
-        for test, train in self._fold_masks(X):
+        for test, train in masks:
             dropped.append(int(len(test) - test.sum() - train.sum()))
             self.n_dropped_ = np.array(dropped)
             yield np.flatnonzero(train), np.flatnonzero(test)

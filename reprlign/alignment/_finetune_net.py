@@ -225,6 +225,10 @@ class FinetuneNet(NeuralNet):
         self._set_training(True)
         step, targets = batch
         Z = self.embed_objects(step.objects)
+        if not bool(torch.isfinite(Z.detach()).all()):  # (before the losses refuse them by name)
+            raise FloatingPointError(
+                f"the embeddings became non-finite in epoch {len(self.history)}: "
+                "lower lr, or check the inputs and targets")
         loss = self._loss(step, Z, targets)
         if self.reg > 0:
             loss = loss + self.reg * self._pull()

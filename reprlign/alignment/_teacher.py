@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..triplets import choice_probabilities, sample_triplets
 from ..triplets.validation import check_distributions
-from ..utils._validation import check_features, check_positive
+from ..utils._validation import check_features, check_positive, check_random_state, index_array
 
 __all__ = ["teacher_triplets"]
 
@@ -73,6 +75,7 @@ def teacher_triplets(teacher, n_triplets, *, objects=None, method="random", n_cl
     ((1000, 3), (1000, 3), True)
     """
     check_positive(n_triplets, "n_triplets", integer=True)
+    check_random_state(random_state)  # (named here, before the teacher is asked anything)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     table, n_objects = None, None
@@ -90,9 +93,15 @@ def teacher_triplets(teacher, n_triplets, *, objects=None, method="random", n_cl
                              "of the pool to draw triplets from")
         pool = np.arange(n_objects)
     else:
-        pool = np.unique(np.asarray(objects))
-        if pool.ndim != 1 or not np.issubdtype(pool.dtype, np.integer) or pool.min() < 0:
-            raise ValueError("objects must be non-negative integer object indices")
+        pool = index_array(objects, "objects")
+        if pool.ndim != 1 or pool.dtype == bool or not np.issubdtype(pool.dtype, np.integer):
+            raise ValueError(f"objects must be a 1-D array of integer object indices, got "
+                             f"shape {pool.shape} and dtype {pool.dtype}")
+        pool = np.unique(pool)
+        if len(pool) < 3:
+            raise ValueError(f"the pool needs at least 3 objects, got {len(pool)}")
+        if pool.min() < 0:
+            raise ValueError(f"objects must be non-negative object indices, got {pool.min()}")
         if n_objects is not None and pool.max() >= n_objects:
             raise ValueError(f"objects refers to object {int(pool.max())} but the teacher has "
                              f"{n_objects} objects")
@@ -107,7 +116,10 @@ def teacher_triplets(teacher, n_triplets, *, objects=None, method="random", n_cl
         n_clusters=n_clusters, random_state=random_state)
     X = pool[local]
     if table is not None:
-        y = choice_probabilities(table, X, similarity=similarity, temperature=temperature)
+        try:
+            y = choice_probabilities(table, X, similarity=similarity, temperature=temperature)
+        except ValueError as exc:  # (the triplet functions call the table Z)
+            raise ValueError(re.sub(r"\bZ\b", "teacher", str(exc))) from exc
     else:
         y = teacher.predict_proba(X)
     try:

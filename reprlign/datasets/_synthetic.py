@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from scipy.stats import ortho_group
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import Bunch
 
 from ..triplets import LEVELS, sample_triplets
-from ..utils._validation import check_positive
+from ..triplets._levels import _missing
+from ..utils._validation import check_positive, check_random_state
 
 
 def make_hierarchical_concepts(
@@ -65,14 +68,19 @@ def make_hierarchical_concepts(
     for name, value in [("n_objects", n_objects), ("n_coarse", n_coarse), ("n_fine", n_fine),
                         ("n_components", n_components), ("n_features", n_features)]:
         check_positive(value, name, integer=True)
+    for name, value in [("coarse_scale", coarse_scale), ("fine_scale", fine_scale),
+                        ("object_scale", object_scale), ("noise", noise)]:
+        check_positive(value, name, strict=False)
+    if isinstance(distortion, bool) or not isinstance(distortion, numbers.Real):
+        raise TypeError(f"distortion must be a number, got {distortion!r}")
     if n_features < n_components:
         raise ValueError(f"n_features ({n_features}) must be >= n_components ({n_components})")
     if n_objects < n_coarse * n_fine:
         raise ValueError(
             f"n_objects ({n_objects}) must be at least n_coarse * n_fine ({n_coarse * n_fine})"
         )
-    if distortion < 1:
-        raise ValueError(f"distortion must be >= 1, got {distortion}")
+    if not 1 <= distortion < np.inf:
+        raise ValueError(f"distortion must be a finite number >= 1, got {distortion}")
     rng = check_random_state(random_state)
     n_classes = n_coarse * n_fine
     fine = np.arange(n_objects) % n_classes  # every fine class is used
@@ -119,14 +127,24 @@ def make_levels_triplets(coarse, fine, n_per_level=1000, *, random_state=None):
         ``triplets`` (3 * n_per_level, 3), ``level`` (names per row) and
         ``levels`` (the three names in order).
     """
-    coarse, fine = np.asarray(coarse), np.asarray(fine)
+    coarse, fine = _labels(coarse, "coarse"), _labels(fine, "fine")
     if coarse.ndim != 1 or coarse.shape != fine.shape:
         raise ValueError(f"coarse and fine must be 1-D of equal length, got {coarse.shape}, "
                          f"{fine.shape}")
     check_positive(n_per_level, "n_per_level", integer=True)
-    for f in np.unique(fine):
+    # (integer codes of the labels: labels of any type, compared as np.unique compares them)
+    coarse = np.unique(coarse, return_inverse=True)[1].reshape(-1)
+    fine_names, fine = np.unique(fine, return_inverse=True)
+    fine = fine.reshape(-1)
+    for f in range(len(fine_names)):
         if len(np.unique(coarse[fine == f])) != 1:
-            raise ValueError(f"fine category {f!r} spans several coarse categories")
+            raise ValueError(f"fine category {fine_names[f]} spans several coarse categories")
+    if len(np.unique(coarse)) < 3:
+        raise ValueError(f"coarse has {len(np.unique(coarse))} categories: the 'coarse' level "
+                         "needs three (one object of each of three coarse categories)")
+    if np.bincount(coarse).max() < 2:
+        raise ValueError("coarse has no category with two objects: the 'class_boundary' level "
+                         "needs two objects of one coarse category")
     rng = check_random_state(random_state)
     n = len(coarse)
     parts = [
@@ -136,6 +154,32 @@ def make_levels_triplets(coarse, fine, n_per_level=1000, *, random_state=None):
     ]
     level = np.repeat(np.array(LEVELS), n_per_level)
     return Bunch(triplets=np.concatenate(parts), level=level, levels=LEVELS)
+
+
+def _labels(values, name):
+    """Class labels as a 1-D numpy array: missing labels (None, NaN) are a ``ValueError``."""
+    if values is None or isinstance(values, str | bytes | dict):
+        raise TypeError(f"{name} must be an array of labels, got {type(values).__name__}")
+    if hasattr(values, "detach"):  # a torch tensor
+        values = values.detach().cpu().numpy()
+    try:
+        arr = np.asarray(values)
+    except Exception as exc:  # ragged nested lists and the like
+        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    if arr.ndim == 1 and arr.size == 0:
+        raise ValueError(f"{name} is empty: at least one label is needed")
+    if arr.ndim == 1 and arr.dtype.kind in "fcO":
+        missing = [i for i, x in enumerate(arr.tolist()) if _missing(x)]
+        if missing:
+            raise ValueError(f"{name} has {len(missing)} missing label(s) (None or NaN; the "
+                             f"first at position {missing[0]}): every one needs a label")
+        if arr.dtype == object:
+            try:
+                np.unique(arr)
+            except TypeError as exc:
+                raise TypeError(f"{name}: labels of mixed types cannot be compared "
+                                f"({exc})") from exc
+    return arr
 
 
 def _subordinate(rng, coarse, fine, size):
@@ -206,13 +250,31 @@ def make_heavy_tailed(
         ``train_counts`` (per class, in ``classes`` order), ``classes`` and
         ``p_effective``.
     """
-    X, y = np.asarray(X), np.asarray(y)
+    if X is None or isinstance(X, str | bytes | dict):
+        raise TypeError(f"X must be an array of examples, got {type(X).__name__}")
+    if hasattr(X, "detach"):  # a torch tensor
+        X = X.detach().cpu().numpy()
+    try:
+        X = np.asarray(X)
+    except Exception as exc:  # ragged nested lists and the like
+        raise ValueError(f"X could not be read as an array: {exc}") from exc
+    if X.ndim == 0:
+        raise ValueError(f"X must have one row per example, got a scalar {X!r}")
+    y = _labels(y, "y")
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (one label per example), got shape {y.shape}")
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+    check_positive(p, "p")
     if not 0 < p < 1:
         raise ValueError(f"p must be in (0, 1), got {p}")
     classes, y_idx = np.unique(y, return_inverse=True)
+    y_idx = y_idx.reshape(-1)
     n_classes = len(classes)
+    if n_classes < 2:
+        raise ValueError(f"y has {n_classes} class(es): the protocol needs at least 2 (frequent "
+                         "and rare ones)")
+    check_positive(n_frequent, "n_frequent", integer=True)
     if not 1 <= n_frequent < n_classes:
         raise ValueError(f"n_frequent must be in [1, {n_classes - 1}], got {n_frequent}")
     check_positive(min_per_class, "min_per_class", integer=True)
@@ -233,7 +295,7 @@ def make_heavy_tailed(
     spare = available - counts
     if (spare < 1).any():
         c = int(np.argmax(spare < 1))
-        raise ValueError(f"class {classes[c]!r} has {available[c]} examples; the protocol needs "
+        raise ValueError(f"y: class {classes[c]} has {available[c]} examples; the protocol needs "
                          f"{counts[c]} for training and at least one for testing")
     n_test = int(spare.min()) if n_test_per_class is None else n_test_per_class
     check_positive(n_test, "n_test_per_class", integer=True)

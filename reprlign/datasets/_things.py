@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import numbers
 from functools import lru_cache
 
 import numpy as np
@@ -149,7 +150,8 @@ def things_levels(*, threshold=0.5):
     Parameters
     ----------
     threshold : float, default=0.5
-        Fraction of shared members that makes a category a subcategory.
+        Fraction of shared members that makes a category a subcategory, in
+        ``(0, 1]``.
 
     Returns
     -------
@@ -158,6 +160,10 @@ def things_levels(*, threshold=0.5):
         and ``fine`` (labels of the kept concepts, str arrays), ``parent``
         (dict subcategory -> coarse category), ``concepts`` (the kept words).
     """
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"threshold must be a number in (0, 1], got {threshold!r}")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be a number in (0, 1], got {threshold!r}")
     data = load_things_triplets()
     C = data.categories.astype(bool)
     names = list(data.category_names)

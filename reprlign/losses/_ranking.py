@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -53,51 +54,92 @@ def _pav_kl(s, w):
     return blocks, np.repeat(np.array(ls) - np.array(lw), np.diff(blocks))
 
 
-def _project_row(z, regularization):
-    """Soft ranks of one row of ``z = theta / eps`` and what the backward pass needs."""
-    n = z.shape[0]
-    order = np.argsort(-z, kind="stable")  # descending
-    s = z[order]
+def _block_ids(blocks):
+    """The block of each value and the size of each block, from the block starts (and n)."""
+    counts = np.diff(blocks)
+    return np.repeat(np.arange(len(counts)), counts), counts
+
+
+def _project_row(x, eps, regularization):
+    """Soft ranks of one row of ``z = x / eps`` and what the backward pass needs.
+
+    ``z`` is taken relative to the row's largest value (the soft ranks do not change).
+    Where it would still span more than 2^32 (values far apart in units of ``eps``,
+    beyond the float range included), digits of rho would be lost to it: the sorted row
+    is then split at gaps of more than ``2n + 10`` (no block can pool across them: rho,
+    and log rho, change by less over the whole row), and each part is taken relative to
+    its own first value. A part of one value gets its exact rank.
+    """
+    n = x.shape[0]
+    order = np.argsort(-x, kind="stable")  # descending
+    xs = x[order]
     rho = np.arange(n, 0, -1, dtype=np.float64)
-    if regularization == "l2":
-        blocks, v = _pav_l2(s - rho)
-        primal = s - v
-        extra = None
-    else:
-        w = np.log(rho)
-        blocks, v = _pav_kl(s, w)
-        primal = np.exp(s - v)
-        ids = np.repeat(np.arange(len(blocks) - 1), np.diff(blocks))
-        # d v_B / d s_j = softmax of s over the block: the entropic Jacobian's weights.
-        block_max = np.maximum.reduceat(s, blocks[:-1])[ids]
-        e = np.exp(s - block_max)
-        extra = e / np.add.reduceat(e, blocks[:-1])[ids]
+    starts = [0]
+    with np.errstate(over="ignore"):  # (a difference beyond the range is a gap too)
+        if not (xs[0] - xs[-1]) / eps <= 2.0**32:
+            for c in np.flatnonzero(xs[:-1] - xs[1:] > (2 * n + 10) * eps) + 1:
+                if not (xs[starts[-1]] - xs[c]) / eps <= 2.0**31:
+                    starts.append(int(c))
+    starts = np.array(starts)
+    sizes = np.diff(np.r_[starts, n])
+    first = xs[np.repeat(starts, sizes)]
+    # (x / eps - first / eps cannot overflow for eps >= 1, nor (x - first) / eps below it)
+    s = xs / eps - first / eps if eps >= 1 else (xs - first) / eps
+    primal, extra = rho.copy(), np.ones(n)
+    is_start = np.ones(n + 1, dtype=bool)
+    for a, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
+        blocks, primal[a:a + size], extra[a:a + size] = _project_sorted(
+            s[a:a + size], rho[a:a + size], regularization)
+        is_start[a:a + size] = False
+        is_start[a + blocks[:-1]] = True
     out = np.empty(n)
     out[order] = primal
-    return out, order, blocks, extra
+    return out, order, np.flatnonzero(is_start), None if regularization == "l2" else extra
+
+
+def _project_sorted(s, rho, regularization):
+    """Blocks, soft ranks and Jacobian weights of the sorted (descending) ``s`` against ``rho``.
+
+    The soft ranks are written per pooled block B: for "l2" v_B = mean_B(s - rho) and
+    s_i - v_B = (s_i - mean_B s) + mean_B rho; for "kl" exp(s_i - v_B) =
+    softmax_B(s)_i sum_B rho.
+    """
+    if regularization == "l2":
+        blocks, _ = _pav_l2(s - rho)
+        ids, counts = _block_ids(blocks)
+        mean = lambda a: (np.add.reduceat(a, blocks[:-1]) / counts)[ids]  # noqa: E731
+        local = s - s[blocks[:-1]][ids]  # (relative to the block's first value: exact ties 0)
+        return blocks, (local - mean(local)) + mean(rho), np.ones(len(s))
+    blocks, _ = _pav_kl(s, np.log(rho))
+    ids, _ = _block_ids(blocks)
+    # d v_B / d s_j = softmax of s over the block: the entropic Jacobian's weights.
+    block_max = np.maximum.reduceat(s, blocks[:-1])[ids]
+    e = np.exp(s - block_max)
+    extra = e / np.add.reduceat(e, blocks[:-1])[ids]
+    return blocks, extra * np.add.reduceat(rho, blocks[:-1])[ids], extra
 
 
 class _SoftRank(torch.autograd.Function):
     """Soft ranks along the last axis of a 2-D tensor; block-constant Jacobian."""
 
     @staticmethod
-    def forward(ctx, z, regularization):
-        z_np = z.detach().to("cpu", torch.float64).numpy()
+    def forward(ctx, x, regularization, eps):
+        z_np = x.detach().to("cpu", torch.float64).numpy()
         b, n = z_np.shape
         out = np.empty((b, n))
         orders = np.empty((b, n), dtype=np.int64)
         block_ids = np.empty((b, n), dtype=np.int64)
         sizes, extras, offset = [], [], 0
         for r in range(b):
-            out[r], orders[r], blocks, extra = _project_row(z_np[r], regularization)
+            out[r], orders[r], blocks, extra = _project_row(z_np[r], eps, regularization)
             counts = np.diff(blocks)
             block_ids[r] = offset + np.repeat(np.arange(len(counts)), counts)
             sizes.append(counts)
             extras.append(extra)
             offset += len(counts)
-        dev = z.device
-        result = torch.as_tensor(out, device=dev).to(z.dtype)
-        ctx.regularization = regularization
+        dev = x.device
+        result = torch.as_tensor(out, device=dev).to(x.dtype)
+        ctx.regularization, ctx.eps = regularization, eps
         ctx.n_blocks = offset
         saved = [torch.as_tensor(orders, device=dev), torch.as_tensor(block_ids, device=dev),
                  torch.as_tensor(np.concatenate(sizes), device=dev, dtype=torch.float64)]
@@ -121,8 +163,8 @@ class _SoftRank(torch.autograd.Function):
             correction = (sums / sizes)[block_ids]
         else:
             correction = extra[0] * sums[block_ids]
-        out = torch.empty_like(g_sorted).scatter_(1, orders, g_sorted - correction)
-        return out.to(grad.dtype), None
+        out = torch.empty_like(g_sorted).scatter_(1, orders, (g_sorted - correction) / ctx.eps)
+        return out.to(grad.dtype), None, None
 
 
 def _check_values(values, name):
@@ -183,7 +225,9 @@ def soft_rank(values, *, regularization_strength=1.0, regularization="l2", desce
     blocks. The isotonic regression runs on the CPU in float64 (scipy's
     compiled PAV for ``"l2"``, a pure-Python one for ``"kl"``, which is
     slower: about a microsecond per value), whatever the device; the backward
-    pass runs on the device.
+    pass runs on the device. Blocks of one value get their exact rank
+    however large ``theta / eps`` is, beyond the float range included
+    (``eps`` far below the spacing of the values).
 
     Examples
     --------
@@ -200,29 +244,58 @@ def soft_rank(values, *, regularization_strength=1.0, regularization="l2", desce
     if regularization not in REGULARIZATIONS:
         raise ValueError(f"regularization must be one of {REGULARIZATIONS}, "
                          f"got {regularization!r}")
-    z = values / eps
-    if descending:
-        z = -z
-    shape = z.shape
-    return _SoftRank.apply(z.reshape(-1, shape[-1]), regularization).reshape(shape)
+    x = -values if descending else values
+    shape = x.shape
+    if x.numel() == 0:  # no rows to rank (a leading axis of length 0)
+        return x / eps
+    # (values / eps is formed in float64 inside, where it may not fit: see _project_row)
+    return _SoftRank.apply(x.reshape(-1, shape[-1]), regularization, eps).reshape(shape)
 
 
-def _exact_ranks(y, like):
+def _real_array(y, name):
+    """``y`` (array-like or tensor) as a float64 numpy array of finite values, by name."""
+    if isinstance(y, torch.Tensor):
+        if y.is_complex():
+            raise TypeError(f"{name} must hold real numbers, got {y.dtype}")
+        y = y.detach().cpu().double().numpy()
+    if y is None or isinstance(y, str | bytes | dict):
+        raise TypeError(f"{name} must be an array of numbers, got {type(y).__name__}")
+    try:
+        arr = np.asarray(y)
+    except Exception as exc:  # ragged nested lists and the like
+        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    if arr.dtype.kind in "OSUVc":  # strings (even numeric ones), objects, complex numbers
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def _exact_ranks(y, like, name="target"):
     """Average ranks 1..n of ``y`` along its last axis, as a tensor like ``like``."""
     from scipy.stats import rankdata
 
-    y_np = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
-    if not np.issubdtype(y_np.dtype, np.number) or not np.isfinite(y_np).all():
-        raise ValueError("target must hold finite numbers")
-    ranks = rankdata(y_np, axis=-1)
+    ranks = rankdata(_real_array(y, name), axis=-1)
     return torch.as_tensor(ranks, dtype=like.dtype, device=like.device)
 
 
-def _pearson(a, b):
+def _pearson(a, b, what):
+    """Pearson correlation along the last axis; 0 (zero gradient) with a warning where either
+    side has no spread, for which the correlation is undefined."""
     a = a - a.mean(dim=-1, keepdim=True)
     b = b - b.mean(dim=-1, keepdim=True)
-    denom = (a.square().sum(-1) * b.square().sum(-1)).sqrt()
-    return (a * b).sum(-1) / denom.clamp_min(torch.finfo(a.dtype).tiny)
+    prod = a.square().sum(-1) * b.square().sum(-1)
+    flat = prod == 0
+    if bool(flat.any()):
+        warnings.warn(f"{what}: {int(flat.sum())} of {flat.numel()} row(s) without spread in "
+                      "the target's ranks or in the soft ranks (every value equal, or a "
+                      "regularization_strength so large that the soft ranks are equal to "
+                      "float precision): their correlation is undefined and set to 0, with "
+                      "zero gradient", RuntimeWarning, stacklevel=3)
+    # (no square root of 0 in the graph: its gradient is infinite)
+    safe = torch.where(flat, torch.ones_like(prod), prod)
+    return torch.where(flat, torch.zeros_like(prod), (a * b).sum(-1) / safe.sqrt())
 
 
 def soft_spearman(values, target, *, regularization_strength=1.0, regularization="l2"):
@@ -246,6 +319,14 @@ def soft_spearman(values, target, *, regularization_strength=1.0, regularization
         Pearson correlation between ``soft_rank(values)`` and the ranks of
         ``target``; equal to :func:`scipy.stats.spearmanr` as ``eps -> 0``.
 
+    Warns
+    -----
+    RuntimeWarning
+        Where a row of ``target`` is constant, or the soft ranks of a row of
+        ``values`` are (constant values): the correlation is undefined, and
+        that row is 0 with zero gradient (as :func:`reprlign.measures.rsa`
+        returns 0.0 for a constant RDM).
+
     Examples
     --------
     >>> import torch
@@ -261,18 +342,22 @@ def soft_spearman(values, target, *, regularization_strength=1.0, regularization
                          f"{tuple(values.shape)}")
     soft = soft_rank(values, regularization_strength=regularization_strength,
                      regularization=regularization)
-    return _pearson(soft, ranks)
+    return _pearson(soft, ranks, "soft_spearman")
 
 
 def _rdm_vector(target, n):
     """A target RDM as its upper triangle (row by row), given as a vector or a square matrix."""
-    t = target.detach().cpu().numpy() if isinstance(target, torch.Tensor) else np.asarray(target)
+    t = _real_array(target, "target_rdm")
     m = n * (n - 1) // 2
     if t.ndim == 2:
         if t.shape != (n, n):
             raise ValueError(f"target_rdm must be ({n}, {n}) for {n} stimuli, got {t.shape}")
-        if not np.allclose(t, t.T, atol=1e-8 * max(1.0, float(np.abs(t).max()))):
+        tol = 1e-8 * max(1.0, float(np.abs(t).max()))
+        if not np.allclose(t, t.T, atol=tol):
             raise ValueError("target_rdm is a square matrix but not symmetric")
+        if np.abs(np.diag(t)).max() > tol:
+            raise ValueError("target_rdm is a square matrix with a non-zero diagonal: a "
+                             "dissimilarity matrix has zeros there (similarities?)")
         return t[np.triu_indices(n, 1)]
     if t.shape != (m,):
         raise ValueError(f"target_rdm must be a square ({n}, {n}) matrix or its upper triangle "
@@ -310,6 +395,19 @@ def soft_rsa_loss(embeddings, target_rdm, *, metric="correlation", regularizatio
     torch.Tensor
         0-d: ``1 - rho`` in ``[0, 2]``; 0 when the orders agree.
 
+    Warns
+    -----
+    RuntimeWarning
+        For a constant RDM of the model (every stimulus the same) or a
+        constant ``target_rdm``: ``rho`` is undefined, the loss is 1.0 with
+        zero gradient.
+
+    Notes
+    -----
+    The loss does not depend on the scale of ``embeddings``: they are
+    multiplied by a power of two (exact, without gradient) before the RDM,
+    so that squared distances neither overflow nor underflow.
+
     See Also
     --------
     reprlign.measures.rsa : the exact (non-differentiable) score.
@@ -324,15 +422,34 @@ def soft_rsa_loss(embeddings, target_rdm, *, metric="correlation", regularizatio
     True
     """
     from ..measures import rdm
+    from ..measures._common import scale_pow2
 
     if not isinstance(embeddings, torch.Tensor):
         raise TypeError(f"embeddings must be a torch tensor, got {type(embeddings).__name__}")
     if embeddings.ndim != 2 or embeddings.shape[0] < 3:
         raise ValueError(f"embeddings must be (n, d) with n >= 3, got {tuple(embeddings.shape)}")
+    _check_strength(regularization_strength)
+    if regularization not in REGULARIZATIONS:
+        raise ValueError(f"regularization must be one of {REGULARIZATIONS}, "
+                         f"got {regularization!r}")
     target = _rdm_vector(target_rdm, embeddings.shape[0])
-    d = rdm(embeddings, metric)
-    scale = d.shape[0] / d.std().clamp_min(torch.finfo(d.dtype).tiny)
-    rho = soft_spearman((d - d.mean()) * scale, target,
+    if not embeddings.is_floating_point():  # (integers become float64, as in rdm)
+        embeddings = embeddings.double()
+    ranks = _exact_ranks(target, embeddings, "target_rdm")
+    if embeddings.numel() and bool(embeddings.detach().isfinite().all()):
+        m = float(embeddings.detach().abs().max())
+        embeddings = scale_pow2(embeddings, -math.frexp(m)[1]) if m > 0 else embeddings
+    try:
+        d = rdm(embeddings, metric)
+    except ValueError as exc:  # (rdm calls its argument X)
+        raise ValueError(str(exc).replace("X ", "embeddings ", 1)) from exc
+    sd = d.detach().std()
+    if not bool(sd > 0):
+        warnings.warn("soft_rsa_loss: the model's RDM is constant (every stimulus the same): "
+                      "its correlation with target_rdm is undefined; the loss is 1.0 with zero "
+                      "gradient", RuntimeWarning, stacklevel=2)
+        return 1 + 0 * d.sum()
+    rho = soft_spearman((d - d.mean()) * (d.shape[0] / sd), ranks,
                         regularization_strength=regularization_strength,
                         regularization=regularization)
     return 1 - rho

@@ -21,6 +21,8 @@ def _generator(random_state):
         seed = int(torch.randint(0, 2**62, (1,)))
     elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         seed = int(random_state)
+        if not -(2**63) <= seed < 2**64:
+            raise ValueError(f"random_state must be an int in [-2**63, 2**64), got {seed}")
     elif isinstance(random_state, np.random.RandomState):
         seed = int(random_state.randint(0, 2**31 - 1))
     else:
@@ -138,10 +140,14 @@ def perturbed_topk(values, k, *, sigma=0.05, n_samples=500, random_state=None):
     v = values.detach()
     if bool(torch.isnan(v).any()) or bool((v == math.inf).any()):
         raise ValueError("values contains NaN or +inf (-inf marks entries never selected)")
+    short = (v > -math.inf).sum(-1) < k
+    if bool(short.any()):
+        raise ValueError(f"values has {int(short.sum())} row(s) with fewer than k={k} finite "
+                         "entries (-inf marks entries never selected)")
     return _PerturbedTopK.apply(values, k, float(sigma), n_samples, _generator(random_state))
 
 
-def _similarities(X, metric):
+def _similarities(X, metric, name):
     """Row-by-row neighbour scores (larger = nearer), the diagonal at -inf."""
     if metric == "cosine":
         X = torch.nn.functional.normalize(X, dim=1)
@@ -149,8 +155,48 @@ def _similarities(X, metric):
     else:
         sq = (X * X).sum(1)
         S = -(sq[:, None] + sq[None, :] - 2 * X @ X.T).clamp_min(0)
+    if not bool(S.detach().isfinite().all()):
+        raise ValueError(f"{name}: its squared distances overflow {X.dtype} (largest magnitude "
+                         f"{float(X.detach().abs().max()):.3g}); rescale it or use "
+                         "metric='cosine'")
     eye = torch.eye(X.shape[0], dtype=torch.bool, device=X.device)
     return S.masked_fill(eye, -math.inf)
+
+
+def _reference_neighbours(reference, n, k, metric, device):
+    """The hard k nearest neighbours of the reference (n, n), exactly as
+    :func:`reprlign.measures.mutual_knn` finds them: at any scale of the reference, and
+    neighbours tied at the k-th place (to rounding) going to the lower index."""
+    from ..measures._common import center_columns, nonzero_rows, row_sq_norms, unit_scale
+    from ..measures._knn import _TIE_ULPS, _all_rows_equal, _neighbours
+    from ..utils.backend import get_backend
+    from ._triplet import as_tensor
+
+    ref = as_tensor(reference, "reference", torch.empty(0, device=device), integer=True)
+    if ref.ndim != 2 or ref.shape[0] != n:
+        raise ValueError(f"reference must be ({n}, d_ref) like embeddings, got "
+                         f"{tuple(ref.shape)}")
+    if ref.shape[1] == 0:
+        raise ValueError(f"reference has shape {tuple(ref.shape)}: no features (columns)")
+    if not ref.is_floating_point():
+        ref = ref.double()
+    if not bool(torch.isfinite(ref).all()):
+        raise ValueError("reference contains NaN or infinite values")
+    nx = get_backend(ref)
+    R = unit_scale(ref, nx)[0]
+    if metric == "cosine":
+        nonzero_rows(row_sq_norms(R, nx), "reference", "all-zero", "cosine similarity",
+                     "use metric='euclidean'")
+        R = nx.row_normalize(R)
+    else:
+        R = center_columns(R, nx)
+    if _all_rows_equal(R, nx):
+        raise ValueError("reference has no neighbour structure (every row the same"
+                         + (" up to scale" if metric == "cosine" else "")
+                         + "): its nearest neighbours are undefined")
+    sq = (R * R).sum(1)
+    tol = _TIE_ULPS * nx.eps(R) * (1.0 if metric == "cosine" else 3 * nx.absmax(sq))
+    return _neighbours(R, slice(0, n), k, metric, sq, nx, tol)
 
 
 def knn_overlap_loss(embeddings, reference, k=10, *, metric="cosine", sigma=0.05, n_samples=100,
@@ -185,7 +231,16 @@ def knn_overlap_loss(embeddings, reference, k=10, *, metric="cosine", sigma=0.05
     -------
     torch.Tensor
         0-d: ``1 - mean_i <soft_topk_i, ref_topk_i> / k``; as ``sigma -> 0``
-        it equals ``1 - mutual_knn(embeddings, reference, k)``.
+        it equals ``1 - mutual_knn(embeddings, reference, k)``: the
+        reference's neighbours are found as there (at any scale, ties at the
+        k-th place going to the lower index).
+
+    Raises
+    ------
+    ValueError
+        For a reference without neighbour structure (every row the same, for
+        cosine up to scale) or with an all-zero row under cosine, non-finite
+        input, or embeddings whose squared distances overflow (euclidean).
 
     Examples
     --------
@@ -200,18 +255,18 @@ def knn_overlap_loss(embeddings, reference, k=10, *, metric="cosine", sigma=0.05
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     if not isinstance(embeddings, torch.Tensor) or embeddings.ndim != 2:
         raise TypeError("embeddings must be a 2-D torch tensor (n, d)")
+    if embeddings.is_complex():
+        raise TypeError(f"embeddings must hold real numbers, got {embeddings.dtype}")
     n = embeddings.shape[0]
+    if n < 2 or embeddings.shape[1] == 0:
+        raise ValueError(f"embeddings must be (n, d) with n >= 2 and d >= 1, got "
+                         f"{tuple(embeddings.shape)}")
+    if not embeddings.is_floating_point():  # (integers become float64, as in the measures)
+        embeddings = embeddings.double()
+    if not bool(embeddings.detach().isfinite().all()):
+        raise ValueError("embeddings contains NaN or infinite values")
     k = _check_int(k, "k", 1, n - 1)
-    ref = torch.as_tensor(reference.detach() if isinstance(reference, torch.Tensor)
-                          else np.asarray(reference), device=embeddings.device)
-    if ref.ndim != 2 or ref.shape[0] != n:
-        raise ValueError(f"reference must be ({n}, d_ref) like embeddings, got "
-                         f"{tuple(ref.shape)}")
-    if not ref.is_floating_point():
-        ref = ref.double()
-    if not bool(torch.isfinite(ref).all()):
-        raise ValueError("reference contains NaN or infinite values")
-    target = _indicators(_similarities(ref, metric), k)
-    soft = perturbed_topk(_similarities(embeddings, metric), k, sigma=sigma, n_samples=n_samples,
-                          random_state=random_state)
+    target = _reference_neighbours(reference, n, k, metric, embeddings.device)
+    soft = perturbed_topk(_similarities(embeddings, metric, "embeddings"), k, sigma=sigma,
+                          n_samples=n_samples, random_state=random_state)
     return 1 - (soft * target.to(soft.dtype)).sum() / (n * k)

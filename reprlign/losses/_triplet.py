@@ -4,9 +4,38 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 import torch
 
 REDUCTIONS = ("mean", "sum", "none")
+
+
+def as_tensor(value, name, like, *, integer=False, what="real numbers"):
+    """``value`` (array-like or tensor) as a tensor on ``like``'s device, its dtype checked.
+
+    Strings, objects and complex numbers are a ``TypeError`` naming ``name`` (the
+    imaginary part is never dropped); ragged input a ``ValueError``. Real values
+    take ``like``'s dtype, or stay integers with ``integer=True``.
+    """
+    if isinstance(value, torch.Tensor):
+        if value.is_complex():
+            raise TypeError(f"{name} must hold {what}, got {value.dtype}")
+        t = value.detach()
+    else:
+        if value is None or isinstance(value, str | bytes | dict):
+            raise TypeError(f"{name} must be an array, got {type(value).__name__}")
+        try:
+            arr = np.asarray(value)
+        except Exception as exc:  # ragged nested lists and the like
+            raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+        if arr.dtype.kind in "OSUVc":  # strings (even numeric ones), objects, complex
+            raise TypeError(f"{name} must hold {what}, got dtype {arr.dtype}")
+        if not arr.flags.writeable:  # (a read-only view, from pandas for instance)
+            arr = arr.copy()
+        t = torch.as_tensor(arr)
+    if integer:
+        return t.to(like.device)
+    return t.to(device=like.device, dtype=like.dtype)
 
 
 def _check_similarities(similarities):
@@ -19,6 +48,8 @@ def _check_similarities(similarities):
         raise ValueError(f"similarities must have shape (m, 3), got {tuple(similarities.shape)}")
     if not similarities.is_floating_point():
         raise TypeError(f"similarities must be floating point, got {similarities.dtype}")
+    if not bool(similarities.detach().isfinite().all()):
+        raise ValueError("similarities contains NaN or infinite values")
     return similarities
 
 
@@ -26,8 +57,12 @@ def _check_temperature(temperature):
     if isinstance(temperature, torch.Tensor):
         if temperature.numel() != 1:
             raise ValueError("temperature as a tensor must hold one value")
-        if not bool((temperature.detach() > 0).all()):
-            raise ValueError("temperature must be > 0")
+        if not temperature.is_floating_point():
+            raise TypeError(f"temperature as a tensor must be floating point, got "
+                            f"{temperature.dtype}")
+        t = temperature.detach()
+        if not bool(((t > 0) & t.isfinite()).all()):
+            raise ValueError(f"temperature must be a finite number > 0, got {float(t):g}")
         return temperature.reshape(())
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
         raise TypeError(f"temperature must be a number or a 0-d tensor, got {temperature!r}")
@@ -40,9 +75,11 @@ def _reduce(values, weights, reduction, m):
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if weights is not None:
-        weights = torch.as_tensor(weights, dtype=values.dtype, device=values.device)
+        weights = as_tensor(weights, "weights", values)
         if weights.shape != (m,):
             raise ValueError(f"weights must have shape ({m},), got {tuple(weights.shape)}")
+        if not bool(weights.isfinite().all()):
+            raise ValueError("weights contains NaN or infinite values")
         if not bool((weights >= 0).all()) or not bool(weights.sum() > 0):
             raise ValueError("weights must be non-negative with a positive sum")
     if reduction == "none":
@@ -105,7 +142,7 @@ def triplet_kl(similarities, target, *, temperature=1.0, weights=None, reduction
     """
     s = _check_similarities(similarities)
     temperature = _check_temperature(temperature)
-    p = torch.as_tensor(target, dtype=s.dtype, device=s.device)
+    p = as_tensor(target, "target", s)
     if p.shape != s.shape:
         raise ValueError(f"target has shape {tuple(p.shape)} but similarities {tuple(s.shape)}")
     if not bool(torch.isfinite(p).all()) or bool((p < 0).any()):
@@ -115,9 +152,16 @@ def triplet_kl(similarities, target, *, temperature=1.0, weights=None, reduction
     if bool(bad.any()):
         row = int(bad.nonzero()[0, 0])
         raise ValueError(f"target row {row} sums to {float(sums[row]):.6g}, not 1")
-    log_q = (s / temperature).log_softmax(dim=1)
-    kl = (torch.xlogy(p, p) - p * log_q).sum(dim=1)
+    log_q = _scaled(s, temperature).log_softmax(dim=1)
+    # (where p = 0 the term is 0, even where the model's probability underflowed to 0)
+    kl = (torch.xlogy(p, p) - torch.where(p > 0, p * log_q, 0.0)).sum(dim=1)
     return _reduce(kl, weights, reduction, s.shape[0])
+
+
+def _scaled(s, temperature):
+    """``s / temperature`` less each row's largest value (detached: the softmax is shift
+    invariant), so that a small temperature cannot overflow what the softmax sees."""
+    return (s - s.detach().amax(dim=1, keepdim=True)) / temperature
 
 
 def triplet_cross_entropy(similarities, odd=None, *, temperature=1.0, weights=None,
@@ -162,7 +206,7 @@ def triplet_cross_entropy(similarities, odd=None, *, temperature=1.0, weights=No
     if odd is None:
         target = torch.full((m,), 2, dtype=torch.long, device=s.device)
     else:
-        target = torch.as_tensor(odd, device=s.device)
+        target = as_tensor(odd, "odd", s, integer=True, what="integer positions")
         if target.shape != (m,):
             raise ValueError(f"odd must have shape ({m},), got {tuple(target.shape)}")
         if target.is_floating_point() or target.dtype == torch.bool:
@@ -170,5 +214,5 @@ def triplet_cross_entropy(similarities, odd=None, *, temperature=1.0, weights=No
         target = target.long()
         if bool(((target < 0) | (target > 2)).any()):
             raise ValueError("odd must hold odd-one-out positions 0, 1 or 2")
-    ce = torch.nn.functional.cross_entropy(s / temperature, target, reduction="none")
+    ce = torch.nn.functional.cross_entropy(_scaled(s, temperature), target, reduction="none")
     return _reduce(ce, weights, reduction, m)

@@ -7,6 +7,7 @@ from sklearn.utils import Bunch
 from ..triplets import choice_kl
 from ..triplets._choices import (
     _check_similarity,
+    _choice_softmax,
     _correct,
     _features_and_triplets,
     _pair_columns,
@@ -14,7 +15,6 @@ from ..triplets._choices import (
     _stack,
 )
 from ..triplets.validation import check_distributions, odd_positions
-from ..utils._backend import softmax
 from ..utils._torch import to_numpy
 from ..utils._validation import check_in_memory, check_positive
 
@@ -94,6 +94,6 @@ def odd_one_out_agreement(X, triplets, y=None, *, similarity="cosine", temperatu
     cols = _pair_columns(*_referenced_rows(X, t, name="X"), similarity, name="X")
     kl = None
     if y_arr is not None and y_arr.ndim == 2:
-        kl = choice_kl(target, softmax(_stack(cols) / temperature, axis=-1))
+        kl = choice_kl(target, _choice_softmax(_stack(cols), temperature))
     accuracy = float(_correct(cols, odd).mean())
     return Bunch(accuracy=accuracy, kl=kl, n_triplets=int(t.shape[0]))

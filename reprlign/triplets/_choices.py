@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
+import warnings
+
 import numpy as np
-from sklearn.utils import check_random_state
 
 from ..utils._backend import as_index, is_torch, row_normalize, softmax
 from ..utils._torch import to_numpy
-from ..utils._validation import check_features, check_positive
+from ..utils._validation import check_features, check_positive, check_random_state
 from ..utils.backend import get_backend
 from ._core import canonicalize
 from .validation import check_distributions, odd_positions, validate_triplets
@@ -73,14 +75,39 @@ def _referenced_rows(Z, t, name="Z"):
     return nx.take_rows(Z, objects, name=name), inverse.reshape(t.shape), objects
 
 
-def _pair_columns(Z, t, objects, similarity, chunk_size=1_000_000, name="Z"):
+def _pair_columns(Z, t, objects, similarity, chunk_size=1_000_000, name="Z", *,
+                  any_scale=False):
     """The three columns of :func:`triplet_similarities` as separate 1-D arrays.
 
     ``Z``, ``t`` and ``objects`` as :func:`_referenced_rows` returns them.
+    ``any_scale=True``: only the order of the similarities within a triplet is
+    needed, so ``Z`` may be multiplied by a power of two first (exact) to keep
+    dot products of tiny or huge features from underflowing or overflowing.
     """
     if similarity == "cosine":
         _check_nonzero_rows(Z, t, objects, name)
         Z = row_normalize(Z)
+    elif any_scale:
+        from ..measures._common import unit_scale
+
+        Z = unit_scale(Z, get_backend(Z))[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        cols = _gather_products(Z, t, chunk_size)
+    if similarity == "dot" and not all(_all_finite(c) for c in cols):
+        raise ValueError(
+            f"{name}: the dot products of its rows overflow {Z.dtype} (largest magnitude "
+            f"{float(abs(Z).max()):.3g}); rescale {name} or use similarity='cosine'")
+    return cols
+
+
+def _all_finite(values):
+    if is_torch(values):
+        return bool(values.isfinite().all())
+    return bool(np.isfinite(values).all())
+
+
+def _gather_products(Z, t, chunk_size):
+    """The inner products of the pairs opposite positions 0, 1 and 2 of each triplet."""
     m, n = t.shape[0], Z.shape[0]
     i, j, k = np.ascontiguousarray(t.T)
     pairs = ((j, k), (i, k), (i, j))  # opposite positions 0, 1, 2
@@ -101,12 +128,14 @@ def _pair_columns(Z, t, objects, similarity, chunk_size=1_000_000, name="Z"):
     return tuple(out)
 
 
-def _opposite_pair_similarities(Z, triplets, similarity, chunk_size, name="Z"):
+def _opposite_pair_similarities(Z, triplets, similarity, chunk_size, name="Z", *,
+                                any_scale=False):
     """Check the arguments, then :func:`_pair_columns`."""
     _check_similarity(similarity)
     check_positive(chunk_size, "chunk_size", integer=True)
     Z, t = _features_and_triplets(Z, triplets, name)
-    return _pair_columns(*_referenced_rows(Z, t, name), similarity, chunk_size, name)
+    return _pair_columns(*_referenced_rows(Z, t, name), similarity, chunk_size, name,
+                         any_scale=any_scale)
 
 
 def _stack(cols):
@@ -154,6 +183,16 @@ def triplet_similarities(Z, triplets, *, similarity="dot", chunk_size=1_000_000)
         Column ``q`` is the similarity of the pair opposite position ``q``:
         ``[s(j,k), s(i,k), s(i,j)]``.
 
+    Raises
+    ------
+    ValueError
+        For invalid ``Z`` or triplets, an all-zero row of ``Z`` in a triplet
+        under ``"cosine"``, or dot products beyond the range of ``Z``'s dtype
+        (features beyond about 1e154 in float64). The functions that only
+        compare the similarities of a triplet (:func:`predict_odd_one_out`,
+        :func:`odd_one_out_correct`, :func:`odd_one_out_accuracy`) do not
+        depend on the scale of ``Z`` and work at any magnitude.
+
     Notes
     -----
     When the objects are few relative to the triplets (as for THINGS: 1,854
@@ -188,7 +227,16 @@ def choice_probabilities(Z, triplets, *, similarity="dot", temperature=1.0):
         (rows sum to 1).
     """
     check_positive(temperature, "temperature")
-    return softmax(triplet_similarities(Z, triplets, similarity=similarity) / temperature, axis=-1)
+    return _choice_softmax(triplet_similarities(Z, triplets, similarity=similarity), temperature)
+
+
+def _choice_softmax(s, temperature):
+    """``softmax(s / T)`` over each row, safe where ``s / T`` overflows."""
+    # The largest similarity of each row first: s / T may overflow where differences do not.
+    if is_torch(s):
+        return softmax((s - s.detach().amax(dim=-1, keepdim=True)) / temperature, axis=-1)
+    with np.errstate(over="ignore"):  # (a difference beyond the range is -inf: probability 0)
+        return softmax((s - s.max(axis=-1, keepdims=True)) / temperature, axis=-1)
 
 
 def choice_kl(target, proba, *, eps=1e-12):
@@ -201,20 +249,41 @@ def choice_kl(target, proba, *, eps=1e-12):
     proba : array-like of shape (m, 3)
         Model distributions in the same column order.
     eps : float, default=1e-12
-        Floor applied to ``proba`` so a zero where the target has mass gives a
-        large finite value instead of ``inf``.
+        Floor applied to ``proba`` (``0 <= eps < 1``): a model probability
+        below it where the target has mass counts as ``eps``, so a model that
+        rules out an answer people gave costs ``log(target_q / eps)`` (about
+        27.6 at the default) instead of ``inf``. ``eps=0`` gives the exact
+        divergence, ``inf`` for such a row.
 
     Returns
     -------
     float
-        ``mean_rows sum_q target_q log(target_q / proba_q)``, with ``0 log 0 = 0``.
+        ``mean_rows sum_q target_q log(target_q / max(proba_q, eps))``, with
+        ``0 log 0 = 0``.
+
+    Warns
+    -----
+    RuntimeWarning
+        When ``proba`` is below ``eps`` (or 0) where ``target`` is not, saying
+        in how many rows: the result then depends on ``eps`` (or is ``inf``).
+        A model that is that sure (say a softmax at a very low temperature)
+        is scored by the floor, not by its probabilities.
     """
     from scipy.special import rel_entr
 
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 <= eps < 1:
+        raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
     target = check_distributions(target, "target")
     proba = check_distributions(proba, "proba")
     if target.shape != proba.shape:
         raise ValueError(f"target has shape {target.shape} but proba has shape {proba.shape}")
+    floored = ((target > 0) & ((proba < eps) | (proba == 0))).any(axis=1)
+    if floored.any():
+        what = "counted as eps={eps:g}" if eps > 0 else "0: the divergence is inf"
+        warnings.warn(
+            f"choice_kl: proba is below eps where target is not in {int(floored.sum())} of "
+            f"{len(floored)} row(s); those probabilities are {what.format(eps=eps)}",
+            RuntimeWarning, stacklevel=2)
     return float(rel_entr(target, np.maximum(proba, eps)).sum(axis=1).mean())
 
 
@@ -241,10 +310,8 @@ def predict_odd_one_out(Z, triplets, *, similarity="dot"):
     -------
     numpy.ndarray of int, shape (m,)
     """
-    s = triplet_similarities(Z, triplets, similarity=similarity)
-    if is_torch(s):
-        s = s.detach().cpu().numpy()
-    return s.argmax(axis=1)
+    cols = _opposite_pair_similarities(Z, triplets, similarity, 1_000_000, any_scale=True)
+    return np.stack([to_numpy(c) for c in cols], axis=1).argmax(axis=1)
 
 
 def odd_one_out_correct(Z, triplets, y=None, *, similarity="dot"):
@@ -275,7 +342,7 @@ def odd_one_out_correct(Z, triplets, y=None, *, similarity="dot"):
     _check_similarity(similarity)
     Z, t = _features_and_triplets(Z, triplets)
     odd = None if y is None else odd_positions(y, t.shape[0])  # checked before reading Z
-    return _correct(_pair_columns(*_referenced_rows(Z, t), similarity), odd)
+    return _correct(_pair_columns(*_referenced_rows(Z, t), similarity, any_scale=True), odd)
 
 
 def odd_one_out_accuracy(Z, triplets, y=None, *, similarity="dot"):

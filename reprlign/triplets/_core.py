@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+from os import PathLike
 from pathlib import Path
 
 import numpy as np
 
-from ..utils._validation import check_in_memory
+from ..utils._validation import check_flag, index_array
 from .validation import odd_positions, validate_triplets
 
 
@@ -26,7 +28,10 @@ def canonicalize(triplets, odd_position):
         The kept pair in its original order, then the odd one out.
     """
     arr = validate_triplets(triplets)
-    odd = odd_positions(odd_position, arr.shape[0], name="odd_position")
+    return _canonical(arr, odd_positions(odd_position, arr.shape[0], name="odd_position"))
+
+
+def _canonical(arr, odd):
     # For each odd position, the order of columns that puts it last.
     order = np.array([[1, 2, 0], [0, 2, 1], [0, 1, 2]])[odd]
     return np.take_along_axis(arr, order, axis=1)
@@ -48,20 +53,43 @@ def from_things(raw, *, one_based=True):
     -------
     numpy.ndarray of shape (m, 3)
         0-based canonical triplets, odd one out last.
+
+    Raises
+    ------
+    ValueError
+        For a wrong shape, no rows, floats, a choice outside {1, 2, 3}, an
+        object id below 1 (``one_based=True``) or 0, or a row whose objects
+        are not distinct; the message names the first offending row.
+    TypeError
+        For strings (even numeric ones), objects or complex numbers, or a
+        ``one_based`` that is not a bool.
     """
-    check_in_memory(raw, "raw")
-    raw = np.asarray(raw)
+    return _from_things(raw, check_flag(one_based, "one_based"), "raw")
+
+
+def _from_things(raw, one_based, name):
+    raw = index_array(raw, name)
     if raw.ndim != 2 or raw.shape[1] < 4:
-        raise ValueError(f"raw must have shape (m, >=4): obj1 obj2 obj3 choice; got {raw.shape}")
-    if not np.issubdtype(raw.dtype, np.integer):
-        raise ValueError(f"raw must hold integers, got dtype {raw.dtype}")
+        raise ValueError(f"{name} must have shape (m, >=4): obj1 obj2 obj3 choice; "
+                         f"got {raw.shape}")
+    if raw.shape[0] == 0:
+        raise ValueError(f"{name} is empty: at least one triplet is needed")
+    if raw.dtype == bool or not np.issubdtype(raw.dtype, np.integer):
+        raise ValueError(f"{name} must hold integers, got dtype {raw.dtype}")
     choice = raw[:, 3].astype(np.int64)
     bad = ~np.isin(choice, (1, 2, 3))
     if bad.any():
         row = int(np.argmax(bad))
-        raise ValueError(f"raw row {row}: choice must be 1, 2 or 3, got {choice[row]}")
-    objects = raw[:, :3].astype(np.int64) - (1 if one_based else 0)
-    return canonicalize(objects, choice - 1)
+        raise ValueError(f"{name} row {row}: choice must be 1, 2 or 3, got {choice[row]}")
+    objects = raw[:, :3].astype(np.int64)
+    first = 1 if one_based else 0
+    low = (objects < first).any(axis=1)
+    if low.any():
+        row = int(np.argmax(low))
+        hint = " (THINGS ids start at 1; pass one_based=False for 0-based ids)" if first else ""
+        raise ValueError(f"{name} row {row} has an object id below {first}: "
+                         f"{objects[row].tolist()}{hint}")
+    return _canonical(validate_triplets(objects, name=name), choice - 1) - first
 
 
 def read_triplets(path, *, format="things"):
@@ -80,18 +108,34 @@ def read_triplets(path, *, format="things"):
     -------
     numpy.ndarray of shape (m, 3)
         Canonical 0-based triplets.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` is not a file.
+    ValueError
+        For a file without triplets, with anything but integer columns, with
+        rows of different lengths or the wrong number of columns, or with
+        invalid triplets; the message names the file (and the row).
     """
+    if format not in ("things", "canonical"):
+        raise ValueError(f"format must be 'things' or 'canonical', got {format!r}")
+    if not isinstance(path, str | PathLike):
+        raise TypeError(f"path must be a str or a path, got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"triplet file not found: {path}")
+        raise FileNotFoundError(f"triplet file not found: {path}"
+                                + (" (a directory)" if path.is_dir() else ""))
     try:
-        raw = np.loadtxt(path, dtype=np.int64, comments="#", ndmin=2)
+        with warnings.catch_warnings():  # (an empty file: said below, by name)
+            warnings.simplefilter("ignore", UserWarning)
+            raw = np.loadtxt(path, dtype=np.int64, comments="#", ndmin=2)
     except ValueError as exc:
         raise ValueError(f"{path}: could not read integer columns: {exc}") from exc
+    if raw.size == 0:
+        raise ValueError(f"{path}: no triplets in the file")
     if format == "things":
-        return from_things(raw)
-    if format == "canonical":
-        if raw.shape[1] != 3:
-            raise ValueError(f"{path}: canonical format needs 3 columns, found {raw.shape[1]}")
-        return validate_triplets(raw, name=str(path))
-    raise ValueError(f"format must be 'things' or 'canonical', got {format!r}")
+        return _from_things(raw, True, str(path))
+    if raw.shape[1] != 3:
+        raise ValueError(f"{path}: canonical format needs 3 columns, found {raw.shape[1]}")
+    return validate_triplets(raw, name=str(path))

@@ -20,8 +20,8 @@ def triplet_levels(triplets, coarse, fine):
     triplets : array-like of shape (m, 3)
         Object indices.
     coarse, fine : array-like of shape (n_objects,)
-        Labels of every object; use ``None`` (or any value absent from the
-        other objects) for objects outside the hierarchy.
+        Labels of every object; ``None`` or a missing value (NaN, ``pd.NA``)
+        marks an object outside the hierarchy (its triplets are ``"other"``).
 
     Returns
     -------
@@ -34,19 +34,46 @@ def triplet_levels(triplets, coarse, fine):
     t = validate_triplets(triplets)
     check_in_memory(coarse, "coarse")
     check_in_memory(fine, "fine")
-    coarse, fine = np.asarray(coarse, dtype=object), np.asarray(fine, dtype=object)
+    coarse, fine = _labels(coarse, "coarse"), _labels(fine, "fine")
     if coarse.shape != fine.shape or coarse.ndim != 1:
         raise ValueError(f"coarse and fine must be 1-D of equal length, got {coarse.shape} "
                          f"and {fine.shape}")
-    if t.size and t.max() >= len(coarse):
+    if t.max() >= len(coarse):
         raise ValueError(f"triplets index object {t.max()}, but only {len(coarse)} have labels")
+    no_coarse = np.array([_missing(x) for x in coarse], dtype=bool)
+    no_fine = np.array([_missing(x) for x in fine], dtype=bool)
     c, f = coarse[t], fine[t]
-    labelled = np.all([[x is not None for x in row] for row in c], axis=1) if len(t) else []
     n_coarse = np.array([len(set(row)) for row in c])
     n_fine = np.array([len(set(row)) for row in f])
     level = np.full(len(t), "other", dtype=object)
     level[(n_coarse == 3)] = "coarse"
     level[(n_coarse == 2)] = "class_boundary"
     level[(n_coarse == 1) & (n_fine == 2)] = "subordinate"
-    level[~np.asarray(labelled, dtype=bool)] = "other"
+    # An object without a coarse label makes any level unknown; without a fine label,
+    # only the subordinate one (within one coarse category the fine labels decide).
+    level[no_coarse[t].any(axis=1) | ((n_coarse == 1) & no_fine[t].any(axis=1))] = "other"
     return level.astype(str)
+
+
+def _labels(values, name):
+    """Labels as a 1-D object array (numpy scalars as Python ones: ``1`` and ``1.0`` match)."""
+    if isinstance(values, str | bytes | dict) or values is None:
+        raise TypeError(f"{name} must be an array of labels, got {type(values).__name__}")
+    if hasattr(values, "detach"):  # a torch tensor
+        values = values.detach().cpu().numpy()
+    try:
+        arr = np.asarray(values)
+    except Exception as exc:  # ragged nested lists and the like
+        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    return np.array(arr.tolist() if arr.dtype != object else list(arr), dtype=object) \
+        if arr.ndim == 1 else arr.astype(object)
+
+
+def _missing(x):
+    """None, NaN, ``pd.NA`` and ``pd.NaT``: no label."""
+    if x is None:
+        return True
+    try:
+        return bool(x != x)
+    except TypeError:  # pd.NA: its truth value is ambiguous
+        return True

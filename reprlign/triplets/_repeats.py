@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from ..utils._validation import check_flag
 from .validation import odd_positions, validate_triplets
 
 
@@ -67,6 +68,7 @@ def aggregate_triplets(triplets, y=None, *, return_inverse=False):
     inverse : numpy.ndarray of shape (m,)
         Only with ``return_inverse=True``.
     """
+    return_inverse = check_flag(return_inverse, "return_inverse")
     unique, counts, inverse, _ = _tally(triplets, y)
     proba = counts / counts.sum(axis=1, keepdims=True)
     if return_inverse:
@@ -129,7 +131,8 @@ def noise_ceiling(triplets, y=None):
             stacklevel=2,
         )
     if not keep.any():
-        raise ValueError("noise_ceiling needs triplets answered by at least two people")
+        raise ValueError("triplets: no triplet was answered more than once; the noise ceiling "
+                         "needs repeated triplets (the same three objects, any order)")
     others, pos = others[keep], pos[keep]
     is_max = others == others.max(axis=1, keepdims=True)
     score = is_max[np.arange(len(pos)), pos] / is_max.sum(axis=1)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils import check_random_state
 
-from ..utils._validation import check_features, check_in_memory, check_positive
+from ..utils._validation import check_features, check_in_memory, check_positive, check_random_state
 
 SAMPLING_METHODS = ("random", "within_class", "between_class", "class_boundary", "cluster_border")
 

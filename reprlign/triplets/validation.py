@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils._backend import is_torch
-from ..utils._validation import check_in_memory
+from ..utils._validation import check_in_memory, index_array
 
 __all__ = ["check_distributions", "check_targets", "odd_positions", "validate_triplets"]
 
@@ -37,9 +37,11 @@ def validate_triplets(triplets, n_objects=None, *, name="triplets"):
     TypeError
         For a dask array: the triplets are read whole, so compute them first.
     ValueError
-        For a wrong shape, a non-integer dtype, an index out of range or a
+        For a wrong shape, floats or booleans, an index out of range or a
         triplet whose objects are not distinct; the message names the first
         offending row.
+    TypeError
+        For strings (even numeric ones), objects or complex numbers.
     """
     if is_torch(triplets):
         triplets = triplets.detach().cpu().numpy()
@@ -54,6 +56,8 @@ def validate_triplets(triplets, n_objects=None, *, name="triplets"):
         raise ValueError(f"{name} must have shape (m, 3), got {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: at least one triplet is needed")
+    if arr.dtype.kind in "OSUVc":  # strings (even numeric ones), objects, complex numbers
+        raise TypeError(f"{name} must hold integers (object indices), got dtype {arr.dtype}")
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"{name} must hold integers (object indices), got dtype {arr.dtype}")
     arr = arr.astype(np.int64, copy=False)
@@ -83,8 +87,7 @@ def odd_positions(y, n_triplets, *, name="y"):
     """Human odd-one-out positions (m,) from ``y`` (None = canonical, last column)."""
     if y is None:
         return np.full(n_triplets, 2, dtype=np.int64)
-    check_in_memory(y, name)
-    y = np.asarray(y)
+    y = index_array(y, name)
     if y.shape == (n_triplets, 3):
         raise ValueError(
             f"{name} has shape {y.shape}: that is a choice distribution; pass hard odd-one-out "
@@ -102,12 +105,19 @@ def check_distributions(p, name, atol=1e-6):
     if is_torch(p):
         p = p.detach().cpu().numpy()
     check_in_memory(p, name)
-    p = np.asarray(p)
-    if p.dtype.kind not in "biuf":  # (strings are not parsed; complex is not a probability)
-        raise TypeError(f"{name} must hold real probabilities, got dtype {p.dtype}")
-    p = p.astype(np.float64)
+    if p is None or isinstance(p, str | bytes | dict):
+        raise TypeError(f"{name} must be an array of shape (m, 3), got {type(p).__name__}")
+    try:
+        p = np.asarray(p)
+    except Exception as exc:  # ragged nested lists and the like
+        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    if p.dtype.kind in "OSUVc":  # strings (even numeric ones), objects, complex numbers
+        raise TypeError(f"{name} must hold real numbers, got dtype {p.dtype}")
+    p = p.astype(np.float64, copy=False)
     if p.ndim != 2 or p.shape[1] != 3:
         raise ValueError(f"{name} must have shape (m, 3), got {p.shape}")
+    if p.shape[0] == 0:
+        raise ValueError(f"{name} is empty: at least one row is needed")
     if not np.isfinite(p).all() or (p < 0).any():
         raise ValueError(f"{name} must hold finite, non-negative probabilities")
     sums = p.sum(axis=1)

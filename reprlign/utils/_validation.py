@@ -110,3 +110,45 @@ def check_positive(value, name, *, strict=True, integer=False):
         sign = "> 0" if strict else ">= 0"
         raise ValueError(f"{name} must be {sign}, got {value!r}")
     return value
+
+
+def check_random_state(random_state, name="random_state"):
+    """:func:`sklearn.utils.check_random_state`, with an error that names the argument."""
+    from sklearn.utils import check_random_state as sk_check_random_state
+
+    if isinstance(random_state, bool):  # (True would seed with 1)
+        raise ValueError(f"{name} must be None, an int in [0, 2**32 - 1] or a RandomState, "
+                         f"got {random_state!r}")
+    try:
+        return sk_check_random_state(random_state)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be None, an int in [0, 2**32 - 1] or a RandomState, "
+                         f"got {random_state!r} ({exc})") from exc
+
+
+def check_flag(value, name):
+    """``value`` as a bool; anything but a bool (``"no"``, None, 0) is a ``TypeError``."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def index_array(values, name):
+    """``values`` (array-like or tensor) as an integer numpy array, dtype checked by name.
+
+    Strings, objects and complex numbers are a ``TypeError``, floats and booleans a
+    ``ValueError`` (indices and positions are integers); ragged input a ``ValueError``.
+    """
+    if is_torch(values):
+        values = values.detach().cpu().numpy()
+    check_in_memory(values, name)
+    if values is None or isinstance(values, str | bytes | dict):
+        raise TypeError(f"{name} must be an array of integers, got {values!r:.80}")
+    try:
+        arr = np.asarray(values)
+    except Exception as exc:  # ragged nested lists and the like
+        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    if arr.dtype.kind in "OSUVc":
+        raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
+    return arr
+

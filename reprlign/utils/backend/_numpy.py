@@ -243,7 +243,15 @@ class NumpyBackend(Backend):
 
     # -- rows
     def row_normalize(self, x):
-        """Rows scaled to unit L2 norm; rows of zeros stay zero."""
+        """Rows scaled to unit L2 norm; rows of zeros stay zero.
+
+        Each row is first brought to a largest magnitude in [0.5, 1) by a power of
+        two (exact: the result is the same to the last bit), so that its squared
+        norm neither overflows (rows beyond about 1e154) nor underflows (below
+        about 1e-154) on the way.
+        """
+        if x.size:
+            x = np.ldexp(x, -np.frexp(np.abs(x).max(axis=1, keepdims=True))[1])
         norms = np.linalg.norm(x, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return x / norms

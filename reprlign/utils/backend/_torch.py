@@ -225,7 +225,14 @@ class TorchBackend(Backend):
 
     # -- rows
     def row_normalize(self, x):
-        return x / x.norm(dim=1, keepdim=True).clamp_min(self._t.finfo(x.dtype).tiny)
+        # Each row times a power of two first (exact; as the numpy back end), in two
+        # factors so that neither leaves the dtype's range.
+        torch = self._t
+        if x.numel():
+            e = torch.frexp(x.detach().abs().amax(dim=1, keepdim=True)).exponent
+            half = torch.div(e, 2, rounding_mode="floor")
+            x = x * torch.exp2(-half.to(x.dtype)) * torch.exp2((half - e).to(x.dtype))
+        return x / x.norm(dim=1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
 
     def softmax(self, x, axis=-1):
         return x.softmax(dim=axis)
