@@ -10,7 +10,7 @@ from sklearn.utils import Bunch
 
 from ..triplets import LEVELS, sample_triplets
 from ..triplets._levels import _missing
-from ..utils._validation import check_positive, check_random_state
+from ..utils._validation import as_array, check_positive, check_random_state
 
 
 def make_hierarchical_concepts(
@@ -158,14 +158,7 @@ def make_levels_triplets(coarse, fine, n_per_level=1000, *, random_state=None):
 
 def _labels(values, name):
     """Class labels as a 1-D numpy array: missing labels (None, NaN) are a ``ValueError``."""
-    if values is None or isinstance(values, str | bytes | dict):
-        raise TypeError(f"{name} must be an array of labels, got {type(values).__name__}")
-    if hasattr(values, "detach"):  # a torch tensor
-        values = values.detach().cpu().numpy()
-    try:
-        arr = np.asarray(values)
-    except Exception as exc:  # ragged nested lists and the like
-        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    arr = as_array(values, name, "an array of labels")
     if arr.ndim == 1 and arr.size == 0:
         raise ValueError(f"{name} is empty: at least one label is needed")
     if arr.ndim == 1 and arr.dtype.kind in "fcO":
@@ -250,14 +243,7 @@ def make_heavy_tailed(
         ``train_counts`` (per class, in ``classes`` order), ``classes`` and
         ``p_effective``.
     """
-    if X is None or isinstance(X, str | bytes | dict):
-        raise TypeError(f"X must be an array of examples, got {type(X).__name__}")
-    if hasattr(X, "detach"):  # a torch tensor
-        X = X.detach().cpu().numpy()
-    try:
-        X = np.asarray(X)
-    except Exception as exc:  # ragged nested lists and the like
-        raise ValueError(f"X could not be read as an array: {exc}") from exc
+    X = as_array(X, "X", "an array of examples")
     if X.ndim == 0:
         raise ValueError(f"X must have one row per example, got a scalar {X!r}")
     y = _labels(y, "y")

@@ -18,6 +18,8 @@ import warnings
 import numpy as np
 import torch
 
+from ..utils._validation import as_array
+
 REGULARIZATIONS = ("l2", "kl")
 
 
@@ -258,12 +260,7 @@ def _real_array(y, name):
         if y.is_complex():
             raise TypeError(f"{name} must hold real numbers, got {y.dtype}")
         y = y.detach().cpu().double().numpy()
-    if y is None or isinstance(y, str | bytes | dict):
-        raise TypeError(f"{name} must be an array of numbers, got {type(y).__name__}")
-    try:
-        arr = np.asarray(y)
-    except Exception as exc:  # ragged nested lists and the like
-        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    arr = as_array(y, name, "an array of numbers")
     if arr.dtype.kind in "OSUVc":  # strings (even numeric ones), objects, complex numbers
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float64)

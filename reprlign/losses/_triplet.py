@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
 import torch
+
+from ..utils._validation import as_array
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -22,12 +23,7 @@ def as_tensor(value, name, like, *, integer=False, what="real numbers"):
             raise TypeError(f"{name} must hold {what}, got {value.dtype}")
         t = value.detach()
     else:
-        if value is None or isinstance(value, str | bytes | dict):
-            raise TypeError(f"{name} must be an array, got {type(value).__name__}")
-        try:
-            arr = np.asarray(value)
-        except Exception as exc:  # ragged nested lists and the like
-            raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+        arr = as_array(value, name)
         if arr.dtype.kind in "OSUVc":  # strings (even numeric ones), objects, complex
             raise TypeError(f"{name} must hold {what}, got dtype {arr.dtype}")
         if not arr.flags.writeable:  # (a read-only view, from pandas for instance)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils._validation import check_in_memory
+from ..utils._validation import as_array, check_in_memory
 from .validation import validate_triplets
 
 # The three levels, coarsest first: three coarse categories; two share a coarse
@@ -57,14 +57,7 @@ def triplet_levels(triplets, coarse, fine):
 
 def _labels(values, name):
     """Labels as a 1-D object array (numpy scalars as Python ones: ``1`` and ``1.0`` match)."""
-    if isinstance(values, str | bytes | dict) or values is None:
-        raise TypeError(f"{name} must be an array of labels, got {type(values).__name__}")
-    if hasattr(values, "detach"):  # a torch tensor
-        values = values.detach().cpu().numpy()
-    try:
-        arr = np.asarray(values)
-    except Exception as exc:  # ragged nested lists and the like
-        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    arr = as_array(values, name, "an array of labels")
     return np.array(arr.tolist() if arr.dtype != object else list(arr), dtype=object) \
         if arr.ndim == 1 else arr.astype(object)
 

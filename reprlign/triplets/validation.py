@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils._backend import is_torch
-from ..utils._validation import check_in_memory, index_array
+from ..utils._validation import as_array, check_in_memory, index_array
 
 __all__ = ["check_distributions", "check_targets", "odd_positions", "validate_triplets"]
 
@@ -102,15 +102,7 @@ def odd_positions(y, n_triplets, *, name="y"):
 
 def check_distributions(p, name, atol=1e-6):
     """Choice distributions (m, 3) as float64, rows non-negative, finite and summing to 1."""
-    if is_torch(p):
-        p = p.detach().cpu().numpy()
-    check_in_memory(p, name)
-    if p is None or isinstance(p, str | bytes | dict):
-        raise TypeError(f"{name} must be an array of shape (m, 3), got {type(p).__name__}")
-    try:
-        p = np.asarray(p)
-    except Exception as exc:  # ragged nested lists and the like
-        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    p = as_array(p, name, "an array of shape (m, 3)")
     if p.dtype.kind in "OSUVc":  # strings (even numeric ones), objects, complex numbers
         raise TypeError(f"{name} must hold real numbers, got dtype {p.dtype}")
     p = p.astype(np.float64, copy=False)

@@ -133,21 +133,32 @@ def check_flag(value, name):
     return bool(value)
 
 
+def as_array(values, name, what="an array"):
+    """``values`` (array-like or tensor) as a numpy array, or an error naming ``name``.
+
+    A tensor is detached to the CPU; a dask array is refused
+    (:func:`check_in_memory`); None, strings and dicts are a ``TypeError``
+    ("``name`` must be ``what``"); ragged nested lists a ``ValueError``. The
+    dtype is left to the caller.
+    """
+    if is_torch(values):
+        values = values.detach().cpu().numpy()
+    check_in_memory(values, name)
+    if values is None or isinstance(values, str | bytes | dict):
+        raise TypeError(f"{name} must be {what}, got {type(values).__name__}")
+    try:
+        return np.asarray(values)
+    except Exception as exc:  # ragged nested lists and the like
+        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+
+
 def index_array(values, name):
     """``values`` (array-like or tensor) as an integer numpy array, dtype checked by name.
 
     Strings, objects and complex numbers are a ``TypeError``, floats and booleans a
     ``ValueError`` (indices and positions are integers); ragged input a ``ValueError``.
     """
-    if is_torch(values):
-        values = values.detach().cpu().numpy()
-    check_in_memory(values, name)
-    if values is None or isinstance(values, str | bytes | dict):
-        raise TypeError(f"{name} must be an array of integers, got {values!r:.80}")
-    try:
-        arr = np.asarray(values)
-    except Exception as exc:  # ragged nested lists and the like
-        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    arr = as_array(values, name, "an array of integers")
     if arr.dtype.kind in "OSUVc":
         raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
     return arr
