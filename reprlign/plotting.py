@@ -31,12 +31,9 @@ def _real(values, name, *, ndim=None, allow_nan=False):
     the wrong number of axes, an empty array or an infinite value (or a NaN,
     unless ``allow_nan``) a ``ValueError``, each naming ``name``.
     """
-    from .utils._torch import to_numpy
+    from .utils._validation import as_array
 
-    try:
-        A = np.asarray(to_numpy(values))
-    except ValueError as exc:  # ragged
-        raise ValueError(f"{name} cannot be read as an array: {exc}") from exc
+    A = as_array(values, name, "an array of real numbers")
     if A.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {A.dtype}")
     A = A.astype(float)
@@ -104,9 +101,7 @@ def plot_layer_similarity(result, *, ax=None, cmap="magma", vmin=0.0, vmax=1.0, 
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xticks(range(len(cols)), cols, rotation=90)
     if annotate:
-        middle = (np.nanmin(S) + np.nanmax(S)) / 2 if np.isfinite(S).any() else 0.0
-        middle = (vmin if vmin is not None else middle) / 2 + (vmax if vmax is not None
-                                                                else middle) / 2
+        middle = (im.norm.vmin + im.norm.vmax) / 2  # (the colour range, data's where not given)
         for (i, j), v in np.ndenumerate(S):
             if np.isfinite(v):
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,

@@ -32,15 +32,23 @@ def check_stream(X, batch_size, name="X"):
         return
     if n < 4:
         raise ValueError(f"{name} has {n} stimuli; minibatch CKA needs at least 4")
-    if is_torch(X):
-        same = bool((X == X[:1]).all())
-    elif isinstance(X, np.ndarray):
-        same = bool((X == X[:1]).all())
-    else:  # a Dataset: not read twice
+    if not (is_torch(X) or isinstance(X, np.ndarray)):  # a Dataset: not read twice
         return
-    if same:
+    if _all_rows_equal(X):
         raise ValueError(f"{name}: all {n} stimuli are identical, so no layer varies across "
                          f"them and its CKA is undefined")
+
+
+def _all_rows_equal(X, block=1024):
+    """Whether every row of ``X`` equals the first, compared a block of rows at a time.
+
+    Stops at the first block with a different row (in practice the first), so
+    large image sets are neither read whole nor copied into one boolean array.
+    """
+    for start in range(0, len(X), block):
+        if not bool((X[start:start + block] == X[:1]).all()):
+            return False
+    return True
 
 
 class StreamedCKA(MinibatchCKA):

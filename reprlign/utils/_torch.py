@@ -87,14 +87,9 @@ def limit_threads(n):
 
 def draw_seed(random_state):
     """Draw one int seed in ``[0, 2**31 - 1)`` from ``random_state`` (int, None or RandomState)."""
-    from sklearn.utils import check_random_state
+    from ._validation import check_random_state
 
-    try:
-        rng = check_random_state(random_state)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"random_state must be None, an int in [0, 2**32 - 1] or a "
-                         f"RandomState, got {random_state!r} ({exc})") from exc
-    return int(rng.randint(0, 2**31 - 1))
+    return int(check_random_state(random_state).randint(0, 2**31 - 1))
 
 
 @contextlib.contextmanager
